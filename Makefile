@@ -1,0 +1,33 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test report report-quick lab bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+test: venv
+	$(PY) -m pytest -q
+
+report: venv
+	$(PY) -m rfkit report --output reports --figures figures
+
+report-quick: venv
+	$(PY) -m rfkit report --quick --output reports/quick
+
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: venv
+	$(PY) benchmarks/bench_generator.py
+	$(PY) benchmarks/bench_overhead.py
+
+clean:
+	rm -rf $(VENV) reports data/processed
