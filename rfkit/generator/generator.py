@@ -1,0 +1,331 @@
+"""RFEmbeddingGenerator: the spec's pluggable rectified-flow embedding generator."""
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .checks import check_conditions, check_number, check_rows, check_tensor
+from .config import arguments_from_config
+from .objective import cosine_guidance, info_nce, interpolate, prior_guidance
+from .solvers import SOLVERS, integrate
+from .velocity import VelocityNet
+
+
+class RFEmbeddingGenerator(nn.Module):
+    """Learns to generate target embeddings from noise, conditioned on side information.
+
+    The 15 documented parameters keep the spec's names, defaults and meaning. Beyond the spec:
+    `condition_dim` builds the velocity net eagerly (otherwise it is built on first use, on the
+    inputs' device and dtype), `gradient_checkpointing` trades compute for activation memory in
+    training, `chunk_size` bounds the rows integrated at once in `generate`, and
+    `max_contrast_rows` bounds the contrastive term's memory (rows are subsampled above it).
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        hidden_dim: int = 256,
+        n_layers: int = 2,
+        dropout: float = 0.1,
+        learning_rate: float = 0.001,
+        sampling_steps: int = 10,
+        user_guidance_scale: float = 0.2,
+        guidance_decay_power: float = 2.0,
+        cosine_guidance_scale: float = 0.1,
+        cosine_decay_power: float = 2.0,
+        warmup_epochs: int = 0,
+        train_mix_ratio: float = 0.5,
+        inference_mix_ratio: float = 0.5,
+        contrast_temp: float = 0.2,
+        contrast_weight: float = 1.0,
+        *,
+        condition_dim: int | None = None,
+        gradient_checkpointing: bool = False,
+        chunk_size: int = 8192,
+        max_contrast_rows: int = 4096,
+    ):
+        super().__init__()
+        check_number("embedding_dim", embedding_dim, low=0, low_open=True, integer=True)
+        check_number("hidden_dim", hidden_dim, low=0, low_open=True, integer=True)
+        check_number("n_layers", n_layers, low=1, integer=True)
+        check_number("dropout", dropout, low=0, high=1, )
+        if dropout == 1:
+            raise ValueError("dropout must be in [0, 1), got 1")
+        check_number("learning_rate", learning_rate, low=0, low_open=True)
+        check_number("sampling_steps", sampling_steps, low=1, integer=True)
+        for name, value in [("user_guidance_scale", user_guidance_scale),
+                            ("cosine_guidance_scale", cosine_guidance_scale),
+                            ("guidance_decay_power", guidance_decay_power),
+                            ("cosine_decay_power", cosine_decay_power),
+                            ("contrast_weight", contrast_weight)]:
+            check_number(name, value, low=0)
+        check_number("warmup_epochs", warmup_epochs, low=0, integer=True)
+        check_number("train_mix_ratio", train_mix_ratio, low=0, high=1)
+        check_number("inference_mix_ratio", inference_mix_ratio, low=0, high=1)
+        check_number("contrast_temp", contrast_temp, low=0, low_open=True)
+        check_number("chunk_size", chunk_size, low=1, integer=True)
+        check_number("max_contrast_rows", max_contrast_rows, low=2, integer=True)
+        if not isinstance(gradient_checkpointing, bool):
+            raise TypeError(f"gradient_checkpointing must be a bool, got {gradient_checkpointing!r}")
+
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.n_layers = n_layers
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.sampling_steps = sampling_steps
+        self.user_guidance_scale = user_guidance_scale
+        self.guidance_decay_power = guidance_decay_power
+        self.cosine_guidance_scale = cosine_guidance_scale
+        self.cosine_decay_power = cosine_decay_power
+        self.warmup_epochs = warmup_epochs
+        self.train_mix_ratio = train_mix_ratio
+        self.inference_mix_ratio = inference_mix_ratio
+        self.contrast_temp = contrast_temp
+        self.contrast_weight = contrast_weight
+        self.gradient_checkpointing = gradient_checkpointing
+        self.chunk_size = chunk_size
+        self.max_contrast_rows = max_contrast_rows
+        self.current_epoch = 0
+        self.net: VelocityNet | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        if condition_dim is not None:
+            check_number("condition_dim", condition_dim, low=0, low_open=True, integer=True)
+            self._build(condition_dim, torch.device("cpu"), torch.float32)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], embedding_dim: int) -> "RFEmbeddingGenerator":
+        """Build from the spec's YAML keys (rf_hidden_dim, rf_lr, rf_mix_ratio, ...)."""
+        arguments = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "embedding_dim")]
+        return cls(embedding_dim, **arguments_from_config(config, arguments))
+
+    def _build(self, condition_dim: int, device: torch.device, dtype: torch.dtype) -> None:
+        self.net = VelocityNet(self.embedding_dim, condition_dim, self.hidden_dim, self.n_layers,
+                               self.dropout, self.gradient_checkpointing).to(device=device, dtype=dtype)
+        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.learning_rate)
+
+    def _ensure_net(self, conditions: list[Tensor]) -> None:
+        """Build the net on first use; check the conditions' total width, device and dtype."""
+        width = sum(c.shape[1] for c in conditions)
+        first = conditions[0]
+        if self.net is None:
+            self._build(width, first.device, first.dtype)
+        weight = self.net.c_in.weight
+        if width != self.net.condition_dim:
+            raise ValueError(f"conditions concatenate to width {width}, but the generator was built "
+                             f"for condition width {self.net.condition_dim}")
+        if first.device != weight.device:
+            raise ValueError(f"conditions are on {first.device} but the generator is on {weight.device}; "
+                             f"move one of them (e.g. generator.to({str(first.device)!r}))")
+        if any(c.dtype != weight.dtype for c in conditions):
+            raise TypeError(f"conditions have dtype {[c.dtype for c in conditions]} but the generator "
+                            f"uses {weight.dtype}")
+
+    # ------------------------------------------------------------------ training
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the trainer each epoch; drives warmup."""
+        check_number("epoch", epoch, low=0, integer=True)
+        self.current_epoch = epoch
+
+    def compute_loss_and_step(
+        self,
+        target_embeds: Tensor,
+        conditions: list[Tensor],
+        user_prior: Tensor | None = None,
+        epoch: int | None = None,
+        *,
+        fixed_noise: Tensor | None = None,
+    ) -> dict[str, float]:
+        """One optimizer step on the RF objective; returns rf_loss, cl_loss, total_loss.
+
+        Inputs are detached here, so the host model's graph and parameters are untouched.
+        `fixed_noise` pins the noise end of each path (reflow trains on such fixed couplings).
+        """
+        if epoch is not None:
+            self.set_epoch(epoch)
+        conds = [c.detach() for c in check_conditions(conditions)]
+        rows = conds[0].shape[0]
+        x1 = check_tensor("target_embeds", target_embeds).detach()
+        check_rows("target_embeds", x1, rows, self.embedding_dim)
+        self._ensure_net(conds)
+        c = torch.cat(conds, dim=1)
+        x1 = self._same_place("target_embeds", x1)
+        if user_prior is not None:
+            user_prior = check_tensor("user_prior", user_prior).detach()
+            check_rows("user_prior", user_prior, rows, self.embedding_dim)
+            user_prior = self._same_place("user_prior", user_prior)
+        if fixed_noise is not None:
+            x0 = check_tensor("fixed_noise", fixed_noise).detach()
+            check_rows("fixed_noise", x0, rows, self.embedding_dim)
+            x0 = self._same_place("fixed_noise", x0)
+        else:
+            x0 = torch.randn_like(x1)
+
+        t = torch.rand(rows, device=x1.device, dtype=x1.dtype)
+        self.net.train()
+        losses = self.loss_terms(x0, x1, t, c, user_prior)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["total_loss"].backward()
+        self.optimizer.step()
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    def loss_terms(self, x0: Tensor, x1: Tensor, t: Tensor, c: Tensor,
+                   user_prior: Tensor | None = None) -> dict[str, Tensor]:
+        """The objective at given noise, target, times and conditions (differentiable).
+
+        The guidance terms are added to the predicted velocity, so the net learns the part of
+        the straight-path velocity x1 - x0 that the guidance does not already supply.
+        """
+        x_t, v_target = interpolate(x0, x1, t)
+        v = self.net(x_t, t, c)
+        if user_prior is not None and self.user_guidance_scale > 0:
+            v = v + prior_guidance(user_prior, t, self.user_guidance_scale, self.guidance_decay_power)
+        if self.cosine_guidance_scale > 0:
+            v = v + cosine_guidance(x_t, x1, t, self.cosine_guidance_scale, self.cosine_decay_power)
+        rf_loss = torch.mean((v - v_target) ** 2)
+        if self.contrast_weight > 0:
+            x1_hat = x_t + (1 - t)[:, None] * v
+            rows = torch.randperm(len(x1), device=x1.device)[: self.max_contrast_rows]
+            cl_loss = info_nce(x1_hat[rows], x1[rows], self.contrast_temp)
+        else:
+            cl_loss = torch.zeros((), device=x1.device, dtype=x1.dtype)
+        return {"rf_loss": rf_loss, "cl_loss": cl_loss, "total_loss": rf_loss + self.contrast_weight * cl_loss}
+
+    def _same_place(self, name: str, value: Tensor) -> Tensor:
+        weight = self.net.c_in.weight
+        if value.device != weight.device:
+            raise ValueError(f"{name} is on {value.device} but the generator is on {weight.device}")
+        if value.dtype != weight.dtype:
+            raise TypeError(f"{name} has dtype {value.dtype} but the generator uses {weight.dtype}")
+        return value
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(
+        self,
+        conditions: list[Tensor],
+        n_steps: int | None = None,
+        *,
+        start_noise: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        solver: str = "euler",
+        return_trajectory: bool = False,
+        user_prior: Tensor | None = None,
+        bf16: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Integrate the learned ODE from noise (t=0) to embeddings (t=1).
+
+        Deterministic given `start_noise` (rows x embedding_dim) or a seeded `generator`. Rows go
+        through the solver in chunks of `chunk_size`, so memory beyond the output stays bounded.
+        `user_prior`, if given, adds the training-time prior guidance along the path. With
+        `return_trajectory=True` also returns the states at every step, shape
+        (n_steps + 1, rows, embedding_dim). `bf16=True` runs the net under bfloat16 autocast.
+        Dropout is never applied here.
+        """
+        n_steps = self.sampling_steps if n_steps is None else n_steps
+        check_number("n_steps", n_steps, low=1, integer=True)
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+        conds = check_conditions(conditions)
+        rows = conds[0].shape[0]
+        self._ensure_net(conds)
+        weight = self.net.c_in.weight
+        if start_noise is not None:
+            x = check_tensor("start_noise", start_noise)
+            check_rows("start_noise", x, rows, self.embedding_dim)
+            x = self._same_place("start_noise", x).clone()
+        else:
+            x = torch.randn(rows, self.embedding_dim, generator=generator, device=weight.device, dtype=weight.dtype)
+        if user_prior is not None:
+            user_prior = self._same_place("user_prior", check_tensor("user_prior", user_prior))
+            check_rows("user_prior", user_prior, rows, self.embedding_dim)
+        trajectory = None
+        if return_trajectory:
+            trajectory = torch.empty(n_steps + 1, rows, self.embedding_dim, device=x.device, dtype=x.dtype)
+
+        # Conditions are concatenated per chunk, never for all rows at once, to bound memory.
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            for start in range(0, rows, self.chunk_size):
+                block = slice(start, start + self.chunk_size)
+                velocity = self.net.frozen(torch.cat([c[block] for c in conds], dim=1))
+                if user_prior is not None:
+                    velocity = _with_prior(velocity, user_prior[block], self.user_guidance_scale,
+                                           self.guidance_decay_power)
+                integrate(velocity, x[block], n_steps, solver,
+                          None if trajectory is None else trajectory[:, block])
+        return (x, trajectory) if return_trajectory else x
+
+    @torch.no_grad()
+    def reflow_pairs(self, conditions: list[Tensor], n_steps: int | None = None, *,
+                     generator: torch.Generator | None = None, solver: str = "euler") -> tuple[Tensor, Tensor]:
+        """Couplings (z0, z1 = ODE(z0 | c)) from the current model, for 2-rectified flow.
+
+        Train on them with `compute_loss_and_step(z1, conditions, fixed_noise=z0)`.
+        """
+        rows = check_conditions(conditions)[0].shape[0]
+        if self.net is None:
+            raise RuntimeError("reflow_pairs needs a trained generator: call compute_loss_and_step first")
+        weight = self.net.c_in.weight
+        z0 = torch.randn(rows, self.embedding_dim, generator=generator, device=weight.device, dtype=weight.dtype)
+        z1 = self.generate(conditions, n_steps, start_noise=z0, solver=solver)
+        return z0, z1
+
+    # ------------------------------------------------------------------ mixing
+    def in_warmup(self, epoch: int | None = None) -> bool:
+        return (self.current_epoch if epoch is None else epoch) < self.warmup_epochs
+
+    def mix_embeddings(self, original_embeds: Tensor, generated_embeds: Tensor, training: bool,
+                       epoch: int | None = None) -> Tensor:
+        """(1 - r) * original + r * generated, r the train or inference ratio.
+
+        While epoch < warmup_epochs the original is returned unchanged (the same tensor).
+        `epoch=None` uses the epoch last given to set_epoch / compute_loss_and_step.
+        """
+        if not isinstance(training, bool):
+            raise TypeError(f"training must be a bool, got {training!r}")
+        if epoch is not None:
+            check_number("epoch", epoch, low=0, integer=True)
+        check_tensor("original_embeds", original_embeds)
+        check_tensor("generated_embeds", generated_embeds)
+        if original_embeds.shape != generated_embeds.shape:
+            raise ValueError(f"original_embeds has shape {tuple(original_embeds.shape)} but generated_embeds "
+                             f"has shape {tuple(generated_embeds.shape)}")
+        if self.in_warmup(epoch):
+            return original_embeds
+        ratio = self.train_mix_ratio if training else self.inference_mix_ratio
+        return torch.lerp(original_embeds, generated_embeds, ratio)
+
+    # ------------------------------------------------------------------ checkpoints
+    def get_extra_state(self) -> dict[str, Any]:
+        return {
+            "condition_dim": None if self.net is None else self.net.condition_dim,
+            "epoch": self.current_epoch,
+            "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
+        }
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self.current_epoch = state["epoch"]
+        if state["optimizer"] is not None:
+            # A copy, as for parameters: the source's optimizer must not share its moment tensors.
+            self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
+        """Also restores into a fresh instance whose net has not been built yet."""
+        extra = state_dict.get("_extra_state")
+        if self.net is None and extra is not None and extra["condition_dim"] is not None:
+            weight = state_dict["net.c_in.weight"]
+            self._build(extra["condition_dim"], weight.device, weight.dtype)
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+def _with_prior(velocity, prior: Tensor, scale: float, power: float):
+    """Adds the prior guidance term (1-t)^power * scale * prior to a velocity field."""
+    def guided(x: Tensor, t: float) -> Tensor:
+        return velocity(x, t).add_(prior, alpha=(1 - t) ** power * scale)
+    return guided

@@ -1,0 +1,168 @@
+"""A FREEDOM/GUME-style multimodal graph recommender with the RF generator plugged in.
+
+- ID branch: LightGCN on the user-item graph gives user and item ID embeddings; stacked as
+  (n_users + n_items, d) they are the RF *target* (GUME's extended ID embeddings).
+- Modality branch, per modality: item features (rows L2-normalized) are smoothed once on that
+  modality's item-item kNN graph and linearly projected to d; users get the mean of their
+  training items' vectors. Stacked the same way, these are the RF *conditions*.
+- Final embeddings: (RF-mixed) ID embeddings + the mean of the modality embeddings; scores are
+  inner products.
+
+RF enters exactly through the spec's three steps (``__init__``, ``forward``, config).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from sklearn.preprocessing import normalize
+from torch import nn
+
+from rfkit.data.dataset import Dataset
+from rfkit.generator import RFEmbeddingGenerator
+from rfkit.models.graph import bipartite_adjacency, item_knn_graph, user_item_mean
+from rfkit.models.lightgcn import LightGCN
+from rfkit.models.losses import bpr_loss, l2_penalty
+
+DEFAULTS: dict[str, Any] = {
+    "embedding_dim": 64, "n_layers": 2, "knn_k": 10, "reg_weight": 1e-4,
+    "learning_rate": 1e-3, "use_rf": False, "seed": 0,
+}
+
+
+def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """DEFAULTS overridden by ``config``; keys other than DEFAULTS' and ``rf_*`` are an error
+    (a typo must not fall back to a default). ``rf_*`` keys are checked by the generator."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping, got {type(config).__name__}")
+    unknown = [k for k in config if k not in DEFAULTS and not str(k).startswith("rf_")]
+    if unknown:
+        raise ValueError(f"config has unknown key(s) {unknown}; model keys are {sorted(DEFAULTS)} "
+                         f"plus the generator's rf_* keys")
+    return {**DEFAULTS, **config}
+
+
+class MultimodalGCN(nn.Module):
+    """ID graph embeddings (RF target) + kNN-smoothed modality embeddings (RF conditions).
+
+    ``last_rf_losses`` holds the loss dict of the latest RF training step and ``rf_seconds``
+    the cumulative wall time spent inside RF calls, for the trainer's history.
+    """
+
+    def __init__(self, config: Mapping[str, Any], dataset: Dataset) -> None:
+        super().__init__()
+        cfg = resolve_config(config)
+        if not dataset.features:
+            raise ValueError(f"dataset {dataset.name!r} has no item features; "
+                             f"MultimodalGCN needs at least one modality")
+        d = cfg["embedding_dim"]
+        self.config = cfg
+        self.embedding_dim, self.n_users, self.n_items = d, dataset.n_users, dataset.n_items
+        self.reg_weight, self.learning_rate = cfg["reg_weight"], cfg["learning_rate"]
+        interactions = dataset.matrix("train")
+        self.id_encoder = LightGCN(dataset.n_users, dataset.n_items,
+                                   bipartite_adjacency(interactions), d, cfg["n_layers"],
+                                   cfg["reg_weight"], cfg["seed"])
+        self.register_buffer("user_item_mean", user_item_mean(interactions), persistent=False)
+        generator = torch.Generator().manual_seed(cfg["seed"])
+        self.modalities = sorted(dataset.features)
+        self.projections = nn.ParameterDict()
+        for name in self.modalities:
+            features = dataset.features[name]
+            if features.shape[0] != dataset.n_items:
+                raise ValueError(f"features[{name!r}] has {features.shape[0]} rows, "
+                                 f"dataset has {dataset.n_items} items")
+            knn = item_knn_graph(features, cfg["knn_k"])
+            unit = torch.from_numpy(normalize(features).astype("float32"))
+            self.register_buffer(f"smoothed_{name}", torch.sparse.mm(knn, unit), persistent=False)
+            self.projections[name] = nn.Parameter(nn.init.xavier_uniform_(
+                torch.empty(features.shape[1], d), generator=generator))
+        self.last_rf_losses: dict[str, float] = {}
+        self.rf_seconds = 0.0
+
+        if cfg["use_rf"]:
+            self.rf_generator = RFEmbeddingGenerator.from_config(cfg, d)
+            rows = dataset.n_users + dataset.n_items
+            self.register_buffer("rf_start_noise", torch.randn(rows, d, generator=generator),
+                                 persistent=False)
+
+    def modality_conditions(self) -> list[torch.Tensor]:
+        """Per modality, the stacked (n_users + n_items, d) user and item embeddings."""
+        conditions = []
+        for name in self.modalities:
+            items = getattr(self, f"smoothed_{name}") @ self.projections[name]
+            users = torch.sparse.mm(self.user_item_mean, items)
+            conditions.append(torch.cat([users, items]))
+        return conditions
+
+    def forward(self, train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(user_emb, item_emb). ``train=True`` also takes one RF optimizer step (if RF is on)."""
+        user_id, item_id = self.id_encoder()
+        target = torch.cat([user_id, item_id])
+        conditions = self.modality_conditions()
+        if hasattr(self, "rf_generator"):
+            start = time.perf_counter()
+            if train:
+                self.last_rf_losses = self.rf_generator.compute_loss_and_step(
+                    target.detach(), [c.detach() for c in conditions],
+                    user_prior=self._user_prior(conditions).detach())
+                rf_embeds = self.rf_generator.generate(conditions)
+                id_embeds = self.rf_generator.mix_embeddings(target, rf_embeds.detach(),
+                                                             training=True)
+            else:
+                rf_embeds = self.rf_generator.generate(conditions, start_noise=self.rf_start_noise)
+                id_embeds = self.rf_generator.mix_embeddings(target, rf_embeds, training=False)
+            self.rf_seconds += time.perf_counter() - start
+        else:
+            id_embeds = target
+        final = id_embeds + torch.stack(conditions).mean(dim=0)
+        return final[:self.n_users], final[self.n_users:]
+
+    @staticmethod
+    def _user_prior(conditions: list[torch.Tensor]) -> torch.Tensor:
+        """Row-specific minus general: the mean modality embedding minus its column mean."""
+        specific = torch.stack(conditions).mean(dim=0)
+        return specific - specific.mean(dim=0, keepdim=True)
+
+    def bpr_loss(self, users: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor) -> torch.Tensor:
+        """BPR on the final embeddings + reg_weight * L2 of the batch's layer-0 ID embeddings."""
+        user_emb, item_emb = self(train=True)
+        reg = l2_penalty(self.id_encoder.user_embedding[users],
+                         self.id_encoder.item_embedding[pos], self.id_encoder.item_embedding[neg])
+        return bpr_loss(user_emb[users], item_emb[pos], item_emb[neg]) + self.reg_weight * reg
+
+    @contextmanager
+    def _inference_ratio(self, ratio: float | None) -> Iterator[None]:
+        """Temporarily override the generator's inference mix ratio (warmup still applies)."""
+        if ratio is None:
+            yield
+            return
+        if not hasattr(self, "rf_generator"):
+            raise ValueError("inference_mix_ratio needs a model built with use_rf=True")
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+            raise ValueError(f"inference_mix_ratio must be a number in [0, 1], got {ratio!r}")
+        saved = self.rf_generator.inference_mix_ratio
+        self.rf_generator.inference_mix_ratio = float(ratio)
+        try:
+            yield
+        finally:
+            self.rf_generator.inference_mix_ratio = saved
+
+    @torch.no_grad()
+    def score_all(self, inference_mix_ratio: float | None = None) -> torch.Tensor:
+        """(n_users, n_items) scores in eval mode; deterministic (RF starts from fixed noise).
+
+        ``inference_mix_ratio`` overrides the generator's ratio for this call only, so one trained
+        model can be scored at several ratios; 0.0 gives the backbone's scores (RF mixing off).
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            with self._inference_ratio(inference_mix_ratio):
+                user_emb, item_emb = self()
+        finally:
+            self.train(was_training)
+        return user_emb @ item_emb.T
