@@ -22,9 +22,6 @@ from tqdm.auto import tqdm
 from rfkit.data.dataset import Dataset
 from rfkit.metrics import topk_metrics
 
-NEGATIVE_RESAMPLE_ROUNDS = 10
-
-
 @dataclass
 class TrainResult:
     """Per-epoch history, the best validation epoch and the model restored to it."""
@@ -38,21 +35,21 @@ class TrainResult:
 
 def sample_negatives(train: sp.csr_matrix, users: np.ndarray,
                      rng: np.random.Generator) -> np.ndarray:
-    """One uniformly drawn item per user, redrawn while it is one of the user's training items.
+    """One item per user, uniform over the items that user has not interacted with in training.
 
-    After NEGATIVE_RESAMPLE_ROUNDS redraws the remaining collisions are kept (only users who
-    interacted with nearly every item can get there), so the cost stays bounded.
+    Draws uniformly and redraws the clashes until none is left (rejection sampling).
     """
     n_items = train.shape[1]
-    seen = np.sort(np.repeat(np.arange(train.shape[0]), np.diff(train.indptr)).astype(np.int64)
-                   * n_items + train.indices)
+    degree = train.getnnz(axis=1)
+    if (degree[users] >= n_items).any():
+        raise ValueError("train: a sampled user interacted with every item, no negative exists")
+    seen = np.repeat(np.arange(train.shape[0], dtype=np.int64), degree) * n_items + train.indices
     negatives = rng.integers(n_items, size=len(users))
-    for _ in range(NEGATIVE_RESAMPLE_ROUNDS):
-        clash = np.flatnonzero(np.isin(users.astype(np.int64) * n_items + negatives, seen,
-                                       assume_unique=False))
-        if len(clash) == 0:
-            break
+    clash = np.flatnonzero(np.isin(users.astype(np.int64) * n_items + negatives, seen))
+    while len(clash):
         negatives[clash] = rng.integers(n_items, size=len(clash))
+        still = np.isin(users[clash].astype(np.int64) * n_items + negatives[clash], seen)
+        clash = clash[still]
     return negatives
 
 

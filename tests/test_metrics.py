@@ -20,29 +20,33 @@ def _csr(rows: list[list[int]], n_items: int) -> sp.csr_matrix:
 
 @pytest.fixture
 def hand_case():
-    """4 users x 6 items. User 2 has no test item (not evaluated); user 3's best item is a
-    training item and must be masked."""
+    """5 users x 6 items. User 2 has no test item (not evaluated); user 3's best item is a
+    training item and must be masked; user 4 has more test items than K=2."""
     scores = torch.tensor([[9, 8, 7, 6, 5, 4],
                            [0, 1, 2, 3, 4, 5],
                            [5, 4, 3, 2, 1, 0],
-                           [1, 3, 2, 0, 0.5, 10]], dtype=torch.float32)
-    train = _csr([[0], [], [1, 2], [5]], 6)
-    test = _csr([[1, 3], [5], [], [0, 4]], 6)
+                           [1, 3, 2, 0, 0.5, 10],
+                           [3, 2, 0, 1, -1, -2]], dtype=torch.float32)
+    train = _csr([[0], [], [1, 2], [5], []], 6)
+    test = _csr([[1, 3], [5], [], [0, 4], [0, 1, 2]], 6)
     return scores, train, test
 
 
 def test_topk_metrics_match_hand_computation(hand_case):
-    # Rankings after masking: u0 -> 1,2,3 (hits 1,0,1); u1 -> 5,4,3 (1,0,0); u3 -> 1,2,0 (0,0,1).
+    # Top 3 after masking: u0 -> 1,2,3 (hits 1,0,1); u1 -> 5,4,3 (1,0,0); u3 -> 1,2,0 (0,0,1);
+    # u4 -> 0,1,3 (1,1,0). The ideal DCG and MAP's normaliser use min(|test|, K) hits.
     idcg2 = 1 + 1 / math.log2(3)
+    idcg3 = idcg2 + 1 / math.log2(4)
     expected = {
-        "recall@2": (1 / 2 + 1 + 0) / 3,
-        "precision@2": (1 / 2 + 1 / 2 + 0) / 3,
-        "ndcg@2": (1 / idcg2 + 1 + 0) / 3,
-        "map@2": (1 / 2 + 1 + 0) / 3,
-        "recall@3": (1 + 1 + 1 / 2) / 3,
-        "precision@3": (2 / 3 + 1 / 3 + 1 / 3) / 3,
-        "ndcg@3": ((1 + 1 / math.log2(4)) / idcg2 + 1 + (1 / math.log2(4)) / idcg2) / 3,
-        "map@3": ((1 + 2 / 3) / 2 + 1 + (1 / 3) / 2) / 3,
+        "recall@2": (1 / 2 + 1 + 0 + 2 / 3) / 4,
+        "precision@2": (1 / 2 + 1 / 2 + 0 + 1) / 4,
+        "ndcg@2": (1 / idcg2 + 1 + 0 + 1) / 4,
+        "map@2": (1 / 2 + 1 + 0 + 1) / 4,
+        "recall@3": (1 + 1 + 1 / 2 + 2 / 3) / 4,
+        "precision@3": (2 / 3 + 1 / 3 + 1 / 3 + 2 / 3) / 4,
+        "ndcg@3": ((1 + 1 / math.log2(4)) / idcg2 + 1 + (1 / math.log2(4)) / idcg2
+                   + idcg2 / idcg3) / 4,
+        "map@3": ((1 + 2 / 3) / 2 + 1 + (1 / 3) / 2 + 2 / 3) / 4,
     }
     got = topk_metrics(*hand_case, ks=(2, 3))
     assert got.keys() == expected.keys()
@@ -79,12 +83,12 @@ def test_perfect_scores_give_ones():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(scores=torch.zeros(4, 5)), "train has shape"),
+    (dict(scores=torch.zeros(5, 5)), "train has shape"),
     (dict(scores=torch.zeros(4)), "scores must be 2-D"),
-    (dict(scores=torch.full((4, 6), float("nan"))), "NaN"),
+    (dict(scores=torch.full((5, 6), float("nan"))), "NaN"),
     (dict(ks=(7,)), "n_items"),
     (dict(ks=(0,)), "ks must be"),
-    (dict(test=np.zeros((4, 6))), "test must be a scipy sparse"),
+    (dict(test=np.zeros((5, 6))), "test must be a scipy sparse"),
 ])
 def test_bad_input_is_rejected(hand_case, bad, message):
     scores, train, test = hand_case
