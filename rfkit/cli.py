@@ -13,14 +13,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from rfkit.data import Dataset, load
+from rfkit.models import MultimodalGCN
+from rfkit.report import run_reports, summary_table
+from rfkit.train import train
+
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "multimodal.yaml"
 SYNTHETIC_PRESET = "small"
 TABLE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 
 def _report(args: argparse.Namespace) -> int:
-    from rfkit.report import run_reports, summary_table
-
     parameters = {} if args.seed is None else {"SEED": args.seed}
     reports = run_reports(args.notebooks, args.output, quick=args.quick, only=args.only,
                           figures_dir=args.figures, parameters=parameters,
@@ -48,16 +51,13 @@ def load_config(path: Path | None) -> dict[str, Any]:
     return config
 
 
-def compare_rf(dataset: Any, config: Mapping[str, Any], epochs: int, seed: int, with_rf: bool,
+def compare_rf(dataset: Dataset, config: Mapping[str, Any], epochs: int, seed: int, with_rf: bool,
                progress: bool = True) -> dict[str, dict[str, Any]]:
     """Train MultimodalGCN without RF and (if ``with_rf``) with RF on the same data and seed.
 
     Per model: best epoch, valid and test metrics at it, training seconds and the per-epoch
     history (list of records, NaN as None).
     """
-    from rfkit.models import MultimodalGCN
-    from rfkit.train import train
-
     variants = {"MultimodalGCN": False, **({"MultimodalGCN+RF": True} if with_rf else {})}
     outcome = {}
     for name, use_rf in variants.items():
@@ -77,19 +77,17 @@ def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                       for m in TABLE_METRICS},
                    "best_epoch": run["best_epoch"], "seconds": round(run["seconds"], 1)}
             for name, run in outcome.items()}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return pd.DataFrame.from_dict(rows, orient="index").round(4)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from rfkit.data import load
-
     config = load_config(args.config)
     seed = args.seed if args.seed is not None else config.get("seed", 0)
     with_rf = not args.no_rf and bool(config.get("use_rf", True))
     dataset = (load("synthetic", preset=SYNTHETIC_PRESET) if args.dataset == "synthetic"
                else load(args.dataset))
     outcome = compare_rf(dataset, config, args.epochs, seed, with_rf, not args.no_progress)
-    print(metrics_table(outcome).to_string(float_format="{:.4f}".format))
+    print(metrics_table(outcome).to_string())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": config, "epochs": args.epochs,
@@ -125,19 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-progress", action="store_true", help="hide progress bars")
     report.set_defaults(handler=_report)
 
-    train = commands.add_parser("train", help="train MultimodalGCN without and with RF")
-    train.add_argument("--dataset", required=True, metavar="{movielens,synthetic,PATH}",
+    training = commands.add_parser("train", help="train MultimodalGCN without and with RF")
+    training.add_argument("--dataset", required=True, metavar="{movielens,synthetic,PATH}",
                        help=f"a named source (synthetic uses preset {SYNTHETIC_PRESET!r}) "
                             "or an MMRec folder")
-    train.add_argument("--config", type=Path, metavar="YAML",
+    training.add_argument("--config", type=Path, metavar="YAML",
                        help="model and rf_* keys (default: configs/multimodal.yaml if present)")
-    train.add_argument("--epochs", type=_positive_int, default=50, help="maximum epochs")
-    train.add_argument("--seed", type=int, help="model and training seed (default: config's)")
-    train.add_argument("--no-rf", action="store_true", help="train the backbone only")
-    train.add_argument("--json", type=Path, metavar="OUT",
+    training.add_argument("--epochs", type=_positive_int, default=50, help="maximum epochs")
+    training.add_argument("--seed", type=int, help="model and training seed (default: config's)")
+    training.add_argument("--no-rf", action="store_true", help="train the backbone only")
+    training.add_argument("--json", type=Path, metavar="OUT",
                        help="write metrics and per-epoch history here")
-    train.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    train.set_defaults(handler=_train)
+    training.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    training.set_defaults(handler=_train)
     return parser
 
 

@@ -45,15 +45,16 @@ def plot_samples(points: Tensor, ax: Axes, color: str = "tab:blue", label: str |
 
 
 def plot_step_curves(curves: Mapping[str, Mapping[int, float]], ax: Axes, floor: float | None = None,
-                     ylabel: str = "distance to target") -> Axes:
+                     ylabel: str = "distance to target", colors: Mapping[str, str] | None = None) -> Axes:
     """One line per named curve of value vs. number of ODE steps (log x axis).
 
     `floor`, if given, is drawn as a dashed horizontal line: the value two independent samples
     of the target itself reach, below which no generator can be told apart from the data.
+    `colors` maps curve names to colours, to match other figures; unnamed curves use the cycle.
     """
     for name, values in curves.items():
         steps = sorted(values)
-        ax.plot(steps, [values[s] for s in steps], marker="o", label=name)
+        ax.plot(steps, [values[s] for s in steps], marker="o", label=name, color=(colors or {}).get(name))
     if floor is not None:
         ax.axhline(floor, color="0.4", ls="--", lw=1, label="target vs. target")
     ax.set_xscale("log")

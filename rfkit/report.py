@@ -45,8 +45,8 @@ class ReportResult:
 
 
 def find_notebooks(notebooks_dir: str | Path, only: str | None = None) -> list[Path]:
-    """The sorted ``*.ipynb`` in ``notebooks_dir`` whose name matches ``only`` (a glob pattern
-    like ``"0[12]_*"``, or a plain substring like ``"warmup"``); all of them when ``only`` is None."""
+    """The sorted ``*.ipynb`` in ``notebooks_dir`` whose name matches ``only``: a glob pattern
+    like ``"0[12]_*"`` or a plain substring like ``"warmup"``; all of them when ``only`` is None."""
     folder = Path(notebooks_dir)
     if not folder.is_dir():
         raise ValueError(f"notebooks_dir {str(folder)!r} is not a directory")
@@ -78,7 +78,8 @@ def _seconds(nb: nbformat.NotebookNode) -> float:
 
 
 def _describe_failure(error: PapermillExecutionError, source_nb: nbformat.NotebookNode) -> str:
-    """"code cell N: Ename: message", N counted in the source notebook, plus the cell's first line."""
+    """'code cell N: Ename: message' (N counted in the source notebook), then the cell's
+    first line."""
     code = [c.source for c in source_nb.cells if c.cell_type == "code"]
     where = f"code cell {code.index(error.source) + 1}" if error.source in code \
         else f"cell {error.cell_index}"
@@ -98,6 +99,7 @@ def execute(path: Path, report_dir: Path, parameters: Mapping[str, Any],
     executed = report_dir / f"{path.stem}.ipynb"
     run_dir = Path(parameters["OUTPUT_DIR"])
     report_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.json").unlink(missing_ok=True)  # a failed rerun must not show old numbers
     start, error = time.perf_counter(), None
     try:
         papermill.execute_notebook(str(path), str(executed), parameters=dict(parameters),
@@ -157,8 +159,9 @@ def write_index(reports: list[ReportResult], output_dir: Path) -> Path:
     """``output_dir/index.html``: a table linking each notebook's HTML page with its status,
     seconds, key numbers ("name = value", one per line) and failing cell."""
     def link(r: ReportResult) -> str:
-        target = r.html or r.notebook
-        return f'<a href="{html.escape(target.relative_to(output_dir).as_posix())}">' \
+        if r.html is None:  # the kernel never started: there is no page to link
+            return html.escape(r.name)
+        return f'<a href="{html.escape(r.html.relative_to(output_dir).as_posix())}">' \
                f"{html.escape(r.name)}</a>"
 
     def lines(text: str) -> str:
@@ -201,7 +204,7 @@ def run_reports(notebooks_dir: str | Path = "notebooks", output_dir: str | Path 
     """Execute the selected notebooks, render each to HTML and write ``output_dir/index.html``.
 
     Each notebook gets ``QUICK=quick``, ``OUTPUT_DIR=<output_dir>/<stem>/``, ``FIGURES_DIR=
-    figures_dir`` (default ``<output_dir>/<stem>/figures``) and the extra ``parameters`` (e.g.
+    <figures_dir>/<stem>`` (default ``<output_dir>/<stem>/figures``) and the extra ``parameters`` (e.g.
     ``{"SEED": 1}``). Raises ValueError, before executing anything, if no notebook matches or a
     parameter name is unknown to a notebook's ``parameters`` cell.
     """
@@ -224,7 +227,7 @@ def run_reports(notebooks_dir: str | Path = "notebooks", output_dir: str | Path 
     for path in bar:
         bar.set_postfix_str(path.stem)
         run_dir = out / path.stem
-        figures = Path(figures_dir).resolve() if figures_dir is not None else run_dir / "figures"
+        figures = Path(figures_dir).resolve() / path.stem if figures_dir is not None else run_dir / "figures"
         report = execute(path.resolve(), out, {"QUICK": quick, "OUTPUT_DIR": str(run_dir),
                                                "FIGURES_DIR": str(figures), **extra}, progress)
         if report.notebook.exists():

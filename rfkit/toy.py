@@ -46,7 +46,7 @@ def constant_condition(n: int) -> Tensor:
     return torch.zeros(n, 1)
 
 
-def toy_generator(hidden_dim: int = 128, n_layers: int = 3, learning_rate: float = 2e-3,
+def toy_generator(hidden_dim: int = 128, n_layers: int = 3, learning_rate: float = 5e-3,
                   seed: int = 0) -> RFEmbeddingGenerator:
     """A 2-D generator doing plain rectified flow: no dropout, guidance or contrastive term.
 
@@ -65,15 +65,19 @@ def train_toy_flow(generator: RFEmbeddingGenerator, target: Tensor, steps: int, 
 
     Without `noise` each batch is paired with fresh Gaussian noise (1-RF, independent coupling).
     With `noise` (same rows as `target`) row i of noise is always paired with row i of target:
-    the fixed coupling that reflow trains on. Reseeds torch's global RNG, from which the
-    generator draws its noise and times, so a run is reproducible.
+    the fixed coupling that reflow trains on. The step size decays linearly from the
+    generator's `learning_rate` to 0: the 1-RF regression target x1 - x0 is very noisy, and a
+    shrinking step lets the net settle on its average. Reseeds torch's global RNG, from which
+    the generator draws its noise and times, so a run is reproducible.
     """
     if noise is not None and noise.shape != target.shape:
         raise ValueError(f"noise has shape {tuple(noise.shape)} but target has {tuple(target.shape)}")
     torch.manual_seed(seed)
     cond = [constant_condition(batch_size)]
     losses = []
-    for _ in range(steps):
+    for step in range(steps):
+        for group in generator.optimizer.param_groups:
+            group["lr"] = generator.learning_rate * (1 - step / steps)
         rows = torch.randint(len(target), (batch_size,))
         fixed = None if noise is None else noise[rows]
         losses.append(generator.compute_loss_and_step(target[rows], cond, fixed_noise=fixed)["rf_loss"])

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from rfkit.data.dataset import Dataset
 from rfkit.metrics import topk_metrics
 
+
 @dataclass
 class TrainResult:
     """Per-epoch history, the best validation epoch and the model restored to it."""
@@ -77,8 +78,8 @@ def _check_arguments(epochs: int, batch_size: int, lr: float, patience: int, eva
                         ("eval_every", eval_every)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr must be a number > 0, got {lr!r}")
     metrics = {f"{m}@{k}" for k in ks for m in ("recall", "ndcg", "precision", "map")}
     if stop_metric not in metrics:
         raise ValueError(f"stop_metric must be one of {sorted(metrics)}, got {stop_metric!r}")
@@ -95,7 +96,8 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     are computed at every evaluation (for the curves) and reported at the best validation epoch;
     they never drive any choice. ``seed`` seeds the sampling (numpy) and torch's global RNG
     (the generator's noise), so the same seed gives the same history apart from the timing
-    columns ``seconds`` (training), ``eval_seconds`` and ``rf_seconds`` (inside RF calls).
+    columns ``seconds`` (training), ``eval_seconds`` and ``rf_seconds`` (inside RF calls while
+    training). ``rf_loss`` / ``cl_loss`` are epoch means of the RF steps (NaN without RF).
     """
     lr = getattr(model, "learning_rate", 1e-3) if lr is None else lr
     _check_arguments(epochs, batch_size, lr, patience, eval_every, ks, stop_metric)
@@ -121,9 +123,9 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
             bpr.append(loss.item())
             if rf is not None:
                 rf_losses.append(model.last_rf_losses)
+        rf_means = pd.DataFrame(rf_losses, columns=["rf_loss", "cl_loss"]).mean()
         row = {"epoch": epoch, "bpr_loss": float(np.mean(bpr)),
-               "rf_loss": float(np.mean([r["rf_loss"] for r in rf_losses])) if rf_losses else np.nan,
-               "cl_loss": float(np.mean([r["cl_loss"] for r in rf_losses])) if rf_losses else np.nan,
+               "rf_loss": float(rf_means["rf_loss"]), "cl_loss": float(rf_means["cl_loss"]),
                "seconds": time.perf_counter() - start,
                "rf_seconds": getattr(model, "rf_seconds", 0.0) - rf_start}
 

@@ -1,0 +1,210 @@
+"""The report runner and ``python -m rfkit report`` on tiny fixture notebooks.
+
+The fixture folder holds ``record_numbers`` (writes results.json and a figure through RunRecord)
+and ``broken`` (raises in its 2nd code cell). One run of both serves most tests.
+"""
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from rfkit import cli
+from rfkit.cli import main
+from rfkit.report import find_notebooks, key_numbers, run_reports
+
+FIXTURE = Path(__file__).parent / "fixtures" / "notebooks" / "record_numbers.ipynb"
+PARAMETERS_CELL = 'QUICK = False\nSEED = 0\nOUTPUT_DIR = "out"\nFIGURES_DIR = "out/figures"'
+
+
+def write_notebook(path: Path, *sources: str) -> Path:
+    """A python3 notebook: a parameters cell, then one code cell per source."""
+    nb = new_notebook(cells=[new_code_cell(PARAMETERS_CELL, metadata={"tags": ["parameters"]}),
+                             *(new_code_cell(s) for s in sources)])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def notebooks(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("notebooks")
+    shutil.copy(FIXTURE, folder)
+    write_notebook(folder / "broken.ipynb", "x = 1\nraise RuntimeError('planted failure')",
+                   "never = 'reached'")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def report(notebooks, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    (out / "broken").mkdir()
+    (out / "broken" / "results.json").write_text('{"results": {"stale": 1}}')  # a former run
+    return out, {r.name: r for r in run_reports(notebooks, out, quick=True,
+                                                 parameters={"SEED": 7}, progress=False)}
+
+
+@pytest.mark.slow
+def test_status_per_notebook(report):
+    _, reports = report
+    assert {name: r.status for name, r in reports.items()} == {"broken": "failed",
+                                                               "record_numbers": "ok"}
+    assert all(r.seconds > 0 for r in reports.values())
+
+
+@pytest.mark.slow
+def test_good_notebook_leaves_executed_copy_html_and_results(report):
+    out, reports = report
+    good = reports["record_numbers"]
+    assert good.error is None
+    assert good.notebook == out / "record_numbers.ipynb" and good.notebook.exists()
+    assert good.html == out / "record_numbers.html" and "planted" not in good.html.read_text()
+    executed = nbformat.read(good.notebook, as_version=4)
+    assert executed.metadata.papermill.duration > 0
+    payload = json.loads((out / "record_numbers" / "results.json").read_text())
+    assert payload["parameters"] == {"QUICK": True, "SEED": 7,
+                                     "OUTPUT_DIR": str(out / "record_numbers"),
+                                     "FIGURES_DIR": str(out / "record_numbers" / "figures")}
+    assert Path(payload["figures"]["line"]).read_bytes().startswith(b"\x89PNG")
+    assert good.output_dir == out / "record_numbers"
+    assert good.results == {"score": 0.5, "seed": 7, "metrics": {"recall@20": 0.25},
+                            "label": "fixture"}
+
+
+@pytest.mark.slow
+def test_failure_names_the_failing_cell(report):
+    out, reports = report
+    broken = reports["broken"]
+    assert broken.error.startswith("code cell 2: RuntimeError: planted failure")
+    assert ">>> x = 1" in broken.error
+    assert broken.results == {} and not (out / "broken" / "results.json").exists()
+    assert broken.html.exists()
+
+
+@pytest.mark.slow
+def test_index_links_both_and_shows_numbers_and_failure(report):
+    out, _ = report
+    index = (out / "index.html").read_text()
+    assert 'href="record_numbers.html"' in index and 'href="broken.html"' in index
+    assert "2 notebook(s), 1 failed" in index
+    assert "code cell 2: RuntimeError: planted failure" in index
+    assert "&gt;&gt;&gt; x = 1" in index  # escaped, not raw markup
+    for number in ("score = 0.5", "seed = 7", "metrics.recall@20 = 0.25"):
+        assert number in index
+    assert "label" not in index  # strings are not key numbers
+
+
+def test_unknown_parameter_refused_before_anything_runs(notebooks, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"'broken.ipynb'.*\['EPOCHS'\].*valid parameters: "
+                                         r"\['FIGURES_DIR', 'OUTPUT_DIR', 'QUICK', 'SEED'\]"):
+        run_reports(notebooks, out, parameters={"EPOCHS": 3}, progress=False)
+    assert not out.exists()
+
+
+def test_argument_errors(notebooks, tmp_path):
+    with pytest.raises(ValueError, match="must not set.*OUTPUT_DIR"):
+        run_reports(notebooks, tmp_path, parameters={"OUTPUT_DIR": "x"})
+    with pytest.raises(ValueError, match="no notebook.*only='zzz'"):
+        run_reports(notebooks, tmp_path, only="zzz")
+    with pytest.raises(ValueError, match="notebooks_dir.*not a directory"):
+        run_reports(tmp_path / "missing", tmp_path)
+    with pytest.raises(TypeError, match="quick must be a bool"):
+        run_reports(notebooks, tmp_path, quick="yes")
+
+
+def test_only_matches_glob_or_substring(notebooks):
+    assert [p.name for p in find_notebooks(notebooks)] == ["broken.ipynb", "record_numbers.ipynb"]
+    assert [p.stem for p in find_notebooks(notebooks, "rec*")] == ["record_numbers"]
+    assert [p.stem for p in find_notebooks(notebooks, "numbers")] == ["record_numbers"]
+    assert find_notebooks(notebooks, "*.ipynb") == find_notebooks(notebooks)
+
+
+def test_key_numbers_flattens_one_level():
+    results = {"a": 1, "b": 0.5, "flag": True, "name": "x", "curve": [1, 2],
+               "m": {"r@20": 0.1, "deep": {"x": 1}, "s": "y"}}
+    assert key_numbers(results) == {"a": 1, "b": 0.5, "m.r@20": 0.1}
+
+
+@pytest.mark.slow
+def test_cli_exit_code_1_when_a_notebook_fails(notebooks, tmp_path):
+    failed = subprocess.run([sys.executable, "-m", "rfkit", "report", "--no-progress", "--quick",
+                             "--notebooks", str(notebooks), "--only", "broken",
+                             "--output", str(tmp_path)], capture_output=True, text=True,
+                            timeout=120)
+    assert failed.returncode == 1
+    assert "code cell 2: RuntimeError: planted failure" in failed.stderr
+    assert (tmp_path / "index.html").exists()
+
+
+@pytest.mark.slow
+def test_cli_exit_code_0_and_seed_passed(tmp_path, capsys):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "fine.ipynb", "assert SEED == 3 and QUICK is True")
+    assert main(["report", "--no-progress", "--notebooks", str(folder), "--only", "fine",
+                 "--quick", "--seed", "3", "--output", str(tmp_path / "out")]) == 0
+    assert re.search(r"fine\s+ok", capsys.readouterr().out)
+
+
+def test_cli_bad_arguments_exit_2(notebooks, tmp_path, capsys):
+    for argv, message in ((["--only", "zzz"], "no notebook"),
+                          (["--seed", "x"], "invalid int value")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["report", "--notebooks", str(notebooks), "--output", str(tmp_path), *argv])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_train_cli_writes_metrics_and_history(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
+    config = tmp_path / "config.yaml"
+    config.write_text("use_rf: true\nembedding_dim: 16\nrf_warmup_epochs: 0\nrf_hidden_dim: 32\n"
+                      "rf_sampling_steps: 2\n")
+    out = tmp_path / "metrics.json"
+    assert main(["train", "--dataset", "synthetic", "--config", str(config), "--epochs", "2",
+                 "--seed", "1", "--json", str(out), "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"^MultimodalGCN\s+0\.\d+", table, re.M)
+    assert re.search(r"^MultimodalGCN\+RF\s+0\.\d+", table, re.M)
+    assert "test_ndcg@20" in table and "best_epoch" in table
+    payload = json.loads(out.read_text())
+    assert payload["seed"] == 1 and payload["config"]["embedding_dim"] == 16
+    assert set(payload["models"]) == {"MultimodalGCN", "MultimodalGCN+RF"}
+    base, rf = payload["models"]["MultimodalGCN"], payload["models"]["MultimodalGCN+RF"]
+    assert [row["epoch"] for row in rf["history"]] == [0, 1]
+    assert base["history"][0]["rf_loss"] is None and rf["history"][0]["rf_loss"] > 0
+    assert 0 <= rf["test"]["recall@20"] <= 1 and rf["best_epoch"] in (0, 1)
+
+
+def test_train_cli_no_rf_trains_the_backbone_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
+    monkeypatch.setattr(cli, "DEFAULT_CONFIG", tmp_path / "absent.yaml")
+    out = tmp_path / "metrics.json"
+    assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--no-rf", "--json",
+                 str(out), "--no-progress"]) == 0
+    assert set(json.loads(out.read_text())["models"]) == {"MultimodalGCN"}
+
+
+def test_train_cli_bad_arguments_exit_2(tmp_path, capsys):
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- 1\n- 2\n")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("embeding_dim: 8\n")
+    cases = ((["--config", str(tmp_path / "missing.yaml")], "is not a file"),
+             (["--config", str(listing)], "must hold a YAML mapping, got list"),
+             (["--config", str(typo)], "unknown key(s) ['embeding_dim']"),
+             (["--epochs", "0"], "must be a positive integer"))
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train", "--dataset", "synthetic", *argv])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "nowhere"])
+    assert "unknown source 'nowhere'" in capsys.readouterr().err
