@@ -323,3 +323,25 @@ BAD_CALLS = [
 def test_bad_input_is_named(label, call, error, message):
     with pytest.raises(error, match=message):
         call(make_gen())
+
+
+def test_max_train_rows_trains_on_a_row_subset():
+    gen = make_gen(max_train_rows=8)
+    seen = []
+    inner = gen.loss_terms
+
+    def spy(x0, x1, t, c, user_prior=None):
+        seen.append((x1.clone(), user_prior.clone()))
+        return inner(x0, x1, t, c, user_prior)
+
+    gen.loss_terms = spy
+    target = torch.arange(64.0)[:, None].repeat(1, 4)  # row i holds the value i
+    gen.compute_loss_and_step(target, [torch.randn(64, 3)], user_prior=target + 0.5)
+    gen.compute_loss_and_step(target, [torch.randn(64, 3)], user_prior=target + 0.5)
+    (x1_a, prior_a), (x1_b, _) = seen
+    assert x1_a.shape == (8, 4)
+    assert len(set(x1_a[:, 0].tolist())) == 8  # 8 distinct rows, no repeats
+    torch.testing.assert_close(prior_a, x1_a + 0.5)  # prior rows follow the same subset
+    assert set(x1_a[:, 0].tolist()) != set(x1_b[:, 0].tolist())  # a new subset each step
+    with pytest.raises(ValueError, match="max_train_rows"):
+        make_gen(max_train_rows=1)

@@ -23,7 +23,9 @@ class RFEmbeddingGenerator(nn.Module):
     `condition_dim` builds the velocity net eagerly (otherwise it is built on first use, on the
     inputs' device and dtype), `gradient_checkpointing` trades compute for activation memory in
     training, `chunk_size` bounds the rows integrated at once in `generate`, and
-    `max_contrast_rows` bounds the contrastive term's memory (rows are subsampled above it).
+    `max_contrast_rows` bounds the contrastive term's memory (rows are subsampled above it), and
+    `max_train_rows` (None: all rows, as the spec does) trains each step on a random subset of at
+    most that many rows, which bounds the cost of a step on large tables.
     """
 
     def __init__(
@@ -47,7 +49,8 @@ class RFEmbeddingGenerator(nn.Module):
         condition_dim: int | None = None,
         gradient_checkpointing: bool = False,
         chunk_size: int = 8192,
-        max_contrast_rows: int = 4096,
+        max_contrast_rows: int = 1024,
+        max_train_rows: int | None = None,
     ):
         super().__init__()
         check_number("embedding_dim", embedding_dim, low=0, low_open=True, integer=True)
@@ -70,6 +73,8 @@ class RFEmbeddingGenerator(nn.Module):
         check_number("contrast_temp", contrast_temp, low=0, low_open=True)
         check_number("chunk_size", chunk_size, low=1, integer=True)
         check_number("max_contrast_rows", max_contrast_rows, low=2, integer=True)
+        if max_train_rows is not None:
+            check_number("max_train_rows", max_train_rows, low=2, integer=True)
         if not isinstance(gradient_checkpointing, bool):
             raise TypeError(f"gradient_checkpointing must be a bool, got {gradient_checkpointing!r}")
 
@@ -91,6 +96,7 @@ class RFEmbeddingGenerator(nn.Module):
         self.gradient_checkpointing = gradient_checkpointing
         self.chunk_size = chunk_size
         self.max_contrast_rows = max_contrast_rows
+        self.max_train_rows = max_train_rows
         self.current_epoch = 0
         self.net: VelocityNet | None = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -167,6 +173,11 @@ class RFEmbeddingGenerator(nn.Module):
         else:
             x0 = torch.randn_like(x1)
 
+        if self.max_train_rows is not None and rows > self.max_train_rows:
+            keep = torch.randperm(rows, device=x1.device)[: self.max_train_rows]
+            x0, x1, c = x0[keep], x1[keep], c[keep]
+            user_prior = None if user_prior is None else user_prior[keep]
+            rows = self.max_train_rows
         t = torch.rand(rows, device=x1.device, dtype=x1.dtype)
         self.net.train()
         losses = self.loss_terms(x0, x1, t, c, user_prior)
