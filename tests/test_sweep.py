@@ -35,6 +35,17 @@ def test_grid_table_is_tidy(local_table):
     assert (local_table["rf_inference_mix_ratio"] == 0.3).all()
     assert local_table["valid_recall@20"].between(0, 1).all()
     assert (local_table["rf_seconds"] > 0).all()
+    assert list(local_table["variant"]) == ["rf_inference_mix_ratio=0.3, rf_mix_ratio=0.0"] * 2 + [
+        "rf_inference_mix_ratio=0.3, rf_mix_ratio=0.5"] * 2
+
+
+def test_rescoring_gives_one_row_per_inference_ratio(tiny, local_table):
+    table = run_grid(BASE, GRID, [0], tiny, progress=False, rescore_ratios=[0.3, 0.0], **OPTIONS)
+    assert list(table["rf_inference_mix_ratio"]) == [0.3, 0.0, 0.3, 0.0]
+    # Rescoring at the configured ratio reproduces the plain run's test numbers.
+    plain = local_table[local_table["seed"] == 0].reset_index(drop=True)
+    rescored = table[table["rf_inference_mix_ratio"] == 0.3].reset_index(drop=True)
+    pd.testing.assert_series_equal(rescored["test_recall@20"], plain["test_recall@20"])
 
 
 def test_process_pool_gives_the_same_table(tiny, local_table):
