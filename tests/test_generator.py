@@ -326,7 +326,7 @@ def test_bad_input_is_named(label, call, error, message):
 
 
 def test_max_train_rows_trains_on_a_row_subset():
-    gen = make_gen(max_train_rows=8)
+    gen = make_gen(max_train_rows=8, normalize_targets=False)
     seen = []
     inner = gen.loss_terms
 
@@ -345,3 +345,23 @@ def test_max_train_rows_trains_on_a_row_subset():
     assert set(x1_a[:, 0].tolist()) != set(x1_b[:, 0].tolist())  # a new subset each step
     with pytest.raises(ValueError, match="max_train_rows"):
         make_gen(max_train_rows=1)
+
+
+def test_target_normalization_makes_the_flow_scale_equivariant():
+    c = torch.randn(64, 3)
+    target = c @ torch.randn(3, 4)
+    outputs = []
+    for factor in (1.0, 1000.0):
+        gen = make_gen()
+        torch.manual_seed(5)
+        for _ in range(5):
+            gen.compute_loss_and_step(target * factor, [c], user_prior=target * factor * 0.1)
+        assert gen.scale() == pytest.approx(float(target.pow(2).mean().sqrt()) * factor, rel=1e-5)
+        outputs.append(gen.generate([c], generator=torch.Generator().manual_seed(0), user_prior=target * factor))
+    torch.testing.assert_close(outputs[1], outputs[0] * 1000.0, rtol=1e-4, atol=1e-4)
+
+
+def test_without_normalization_the_scale_is_one():
+    gen = make_gen(normalize_targets=False)
+    gen.compute_loss_and_step(torch.randn(8, 4) * 50, [torch.randn(8, 3)])
+    assert gen.scale() == 1.0

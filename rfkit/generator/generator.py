@@ -25,8 +25,13 @@ class RFEmbeddingGenerator(nn.Module):
     training, `chunk_size` bounds the rows integrated at once in `generate`, and
     `max_contrast_rows` bounds the contrastive term's memory (rows are subsampled above it), and
     `max_train_rows` (None: all rows, as the spec does) trains each step on a random subset of at
-    most that many rows, which bounds the cost of a step on large tables.
+    most that many rows, which bounds the cost of a step on large tables. With
+    `normalize_targets` (default) the flow runs in units of the targets' RMS, tracked as a moving
+    average: host embeddings are often far smaller than the N(0, I) noise, and an unscaled flow
+    then spends its capacity on the scale instead of the direction.
     """
+
+    RMS_MOMENTUM = 0.1
 
     def __init__(
         self,
@@ -51,6 +56,7 @@ class RFEmbeddingGenerator(nn.Module):
         chunk_size: int = 8192,
         max_contrast_rows: int = 1024,
         max_train_rows: int | None = None,
+        normalize_targets: bool = True,
     ):
         super().__init__()
         check_number("embedding_dim", embedding_dim, low=0, low_open=True, integer=True)
@@ -75,8 +81,10 @@ class RFEmbeddingGenerator(nn.Module):
         check_number("max_contrast_rows", max_contrast_rows, low=2, integer=True)
         if max_train_rows is not None:
             check_number("max_train_rows", max_train_rows, low=2, integer=True)
-        if not isinstance(gradient_checkpointing, bool):
-            raise TypeError(f"gradient_checkpointing must be a bool, got {gradient_checkpointing!r}")
+        for name, flag in (("gradient_checkpointing", gradient_checkpointing),
+                           ("normalize_targets", normalize_targets)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
 
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -97,6 +105,8 @@ class RFEmbeddingGenerator(nn.Module):
         self.chunk_size = chunk_size
         self.max_contrast_rows = max_contrast_rows
         self.max_train_rows = max_train_rows
+        self.normalize_targets = normalize_targets
+        self.register_buffer("target_rms", torch.zeros(()))  # 0 until the first training step
         self.current_epoch = 0
         self.net: VelocityNet | None = None
         self.optimizer: torch.optim.Optimizer | None = None
@@ -114,6 +124,7 @@ class RFEmbeddingGenerator(nn.Module):
     def _build(self, condition_dim: int, device: torch.device, dtype: torch.dtype) -> None:
         self.net = VelocityNet(self.embedding_dim, condition_dim, self.hidden_dim, self.n_layers,
                                self.dropout, self.gradient_checkpointing).to(device=device, dtype=dtype)
+        self.target_rms = self.target_rms.to(device=device, dtype=dtype)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.learning_rate)
 
     def _ensure_net(self, conditions: list[Tensor]) -> None:
@@ -172,6 +183,10 @@ class RFEmbeddingGenerator(nn.Module):
             x0 = self._same_place("fixed_noise", x0)
         else:
             x0 = torch.randn_like(x1)
+        if self.normalize_targets:
+            self._track_rms(x1)
+            x1 = x1 / self.scale()
+            user_prior = None if user_prior is None else user_prior / self.scale()
 
         if self.max_train_rows is not None and rows > self.max_train_rows:
             keep = torch.randperm(rows, device=x1.device)[: self.max_train_rows]
@@ -185,6 +200,20 @@ class RFEmbeddingGenerator(nn.Module):
         losses["total_loss"].backward()
         self.optimizer.step()
         return {k: float(v.detach()) for k, v in losses.items()}
+
+    @torch.no_grad()
+    def _track_rms(self, x1: Tensor) -> None:
+        rms = x1.pow(2).mean().sqrt().clamp_min(1e-12)
+        if self.target_rms == 0:
+            self.target_rms.copy_(rms)
+        else:
+            self.target_rms.lerp_(rms, self.RMS_MOMENTUM)
+
+    def scale(self) -> float:
+        """Target units per flow unit: the tracked target RMS (1 before training or if disabled)."""
+        if not self.normalize_targets or self.target_rms == 0:
+            return 1.0
+        return float(self.target_rms)
 
     def loss_terms(self, x0: Tensor, x1: Tensor, t: Tensor, c: Tensor,
                    user_prior: Tensor | None = None) -> dict[str, Tensor]:
@@ -237,7 +266,8 @@ class RFEmbeddingGenerator(nn.Module):
         `user_prior`, if given, adds the training-time prior guidance along the path. With
         `return_trajectory=True` also returns the states at every step, shape
         (n_steps + 1, rows, embedding_dim). `bf16=True` runs the net under bfloat16 autocast.
-        Dropout is never applied here.
+        Dropout is never applied here. Noise is N(0, I) in flow units; the output and the
+        trajectory are in target units (multiplied by `scale()`).
         """
         n_steps = self.sampling_steps if n_steps is None else n_steps
         check_number("n_steps", n_steps, low=1, integer=True)
@@ -256,6 +286,7 @@ class RFEmbeddingGenerator(nn.Module):
         if user_prior is not None:
             user_prior = self._same_place("user_prior", check_tensor("user_prior", user_prior))
             check_rows("user_prior", user_prior, rows, self.embedding_dim)
+            user_prior = user_prior / self.scale()
         trajectory = None
         if return_trajectory:
             trajectory = torch.empty(n_steps + 1, rows, self.embedding_dim, device=x.device, dtype=x.dtype)
@@ -270,7 +301,11 @@ class RFEmbeddingGenerator(nn.Module):
                                            self.guidance_decay_power)
                 integrate(velocity, x[block], n_steps, solver,
                           None if trajectory is None else trajectory[:, block])
-        return (x, trajectory) if return_trajectory else x
+        x *= self.scale()
+        if trajectory is None:
+            return x
+        trajectory *= self.scale()
+        return x, trajectory
 
     @torch.no_grad()
     def reflow_pairs(self, conditions: list[Tensor], n_steps: int | None = None, *,
