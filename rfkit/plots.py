@@ -5,9 +5,13 @@ save the figure through its RunRecord.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Rectangle
 from torch import Tensor
 
 
@@ -64,4 +68,195 @@ def plot_step_curves(curves: Mapping[str, Mapping[int, float]], ax: Axes, floor:
     ax.set_xlabel("Euler steps")
     ax.set_ylabel(ylabel)
     ax.legend()
+    return ax
+
+
+def plot_grid_heatmap(table: pd.DataFrame, ax: Axes, title: str | None = None, fmt: str = ".3f",
+                      best: tuple | None = None, cmap: str = "viridis", cbar_label: str | None = None) -> Axes:
+    """An annotated heatmap of a 2-D grid of numbers (rows x columns, e.g. a pivot table).
+
+    Axis labels come from the index and column names. `best`, a (row label, column label)
+    pair, is outlined in red: e.g. the cell chosen on validation.
+    """
+    if table.empty:
+        raise ValueError("table is empty: nothing to draw")
+    sns.heatmap(table, annot=True, fmt=fmt, cmap=cmap, ax=ax, linewidths=0.5,
+                cbar_kws={"label": cbar_label} if cbar_label else None)
+    ax.set_xlabel(table.columns.name or "")
+    ax.set_ylabel(table.index.name or "")
+    ax.tick_params(axis="y", rotation=0)
+    if best is not None:
+        row, col = table.index.get_loc(best[0]), table.columns.get_loc(best[1])
+        ax.add_patch(Rectangle((col, row), 1, 1, fill=False, edgecolor="red", lw=2.5))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_metric_bars(values: Mapping[str, Mapping[str, float]], ax: Axes, fmt: str = "%.3f",
+                     ylabel: str = "metric value") -> Axes:
+    """Grouped bars: one group per metric, one bar per named setting (e.g. backbone vs. RF)."""
+    if not values:
+        raise ValueError("values is empty: nothing to draw")
+    long = pd.DataFrame(values).rename_axis("metric").reset_index().melt(
+        id_vars="metric", var_name="setting", value_name="value")
+    sns.barplot(long, x="metric", y="value", hue="setting", ax=ax)
+    for bars in ax.containers:
+        ax.bar_label(bars, fmt=fmt, fontsize=8)
+    ax.set(xlabel="", ylabel=ylabel)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_bucket_bars(table: pd.DataFrame, ax: Axes, metric: str, hue: str = "variant",
+                     order: Sequence[str] = ("head", "mid", "tail"),
+                     palette: Mapping[str, str] | None = None, title: str | None = None) -> Axes:
+    """Grouped bars from a tidy table with one row per run: one group per popularity bucket
+    (column ``bucket``), one bar per ``hue`` value; bar = mean over runs, error bar = their std."""
+    rows = table[table["bucket"].isin(order)]
+    if rows.empty:
+        raise ValueError(f"table has no rows for the buckets {list(order)}")
+    sns.barplot(rows, x="bucket", y=metric, hue=hue, order=list(order), errorbar="sd", capsize=0.15,
+                err_kws={"linewidth": 1.2}, palette=palette, ax=ax)
+    ax.set(xlabel="item popularity bucket", ylabel=metric)
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.2)  # headroom for the legend above the bars
+    ax.legend(loc="upper center", ncol=rows[hue].nunique(), fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_delta_lines(deltas: pd.DataFrame, ax: Axes, x: str, hue: str = "bucket", y: str = "delta",
+                     err: str = "delta_std", palette: Mapping[str, str] | None = None,
+                     ylabel: str = "treatment - baseline", title: str | None = None,
+                     dodge: float = 0.015) -> Axes:
+    """One line per ``hue`` value of ``y`` against ``x`` with ±``err`` error bars, and a dashed
+    zero line: above it the treatment wins. E.g. `rfkit.longtail.paired_deltas` output. Lines are
+    shifted sideways by ``dodge`` (a share of the x range) each, so their error bars stay apart."""
+    if deltas.empty:
+        raise ValueError("deltas is empty: nothing to draw")
+    groups = list(deltas.groupby(hue, sort=False))
+    span = float(deltas[x].max() - deltas[x].min()) or 1.0
+    for i, (name, group) in enumerate(groups):
+        group = group.sort_values(x)
+        shift = dodge * span * (i - (len(groups) - 1) / 2)  # side by side, so error bars don't overlap
+        ax.errorbar(group[x] + shift, group[y], yerr=group[err].fillna(0), marker="o", capsize=4,
+                    label=str(name), color=(palette or {}).get(name))
+    ax.axhline(0.0, color="0.4", ls="--", lw=1)
+    ax.set(xlabel=x, ylabel=ylabel)
+    ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_popularity_curve(item_popularity, labels, ax: Axes, palette: Mapping[str, str] | None = None,
+                          title: str | None = None) -> Axes:
+    """Items' training degree against their popularity rank (log y), shaded by bucket label:
+    the long tail at a glance. ``labels`` is each item's bucket (`rfkit.metrics.popularity_buckets`)."""
+    frame = pd.DataFrame({"degree": item_popularity, "bucket": labels})
+    if frame.empty:
+        raise ValueError("item_popularity is empty: nothing to draw")
+    frame = frame.sort_values("degree", ascending=False, kind="stable").reset_index(drop=True)
+    for name, group in frame.groupby("bucket", sort=False):
+        ax.fill_between(group.index, group["degree"].clip(lower=0.5), 0.5, step="post", alpha=0.6,
+                        label=f"{name} ({len(group)} items)", color=(palette or {}).get(name))
+    ax.plot(frame.index, frame["degree"].clip(lower=0.5), color="0.2", lw=1, drawstyle="steps-post")
+    ax.set_yscale("log")
+    ax.set(xlabel="item popularity rank (0 = most interacted)", ylabel="training interactions")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_epoch_curves(epochs: pd.DataFrame, ax: Axes, y: str, hue: str = "variant",
+                      warmups: Mapping[str, int] | None = None,
+                      palette: Mapping[str, str] | None = None, title: str | None = None,
+                      ylabel: str | None = None) -> Axes:
+    """Per-epoch curves of column `y` from a tidy history (columns ``epoch``, `hue`, `y`; e.g.
+    `rfkit.histories.Histories.epochs`): one line per `hue` value, the mean over its runs with a
+    ±std band where there are several. Rows where `y` is NaN (e.g. rf_loss without RF) are skipped.
+
+    `warmups` maps `hue` values to their warmup length W: a dashed line in that curve's colour at
+    x = W - 0.5, between the last warmup epoch (W - 1) and the first epoch that mixes (W).
+    """
+    missing = {"epoch", hue, y} - set(epochs.columns)
+    if missing:
+        raise ValueError(f"epochs lacks column(s) {sorted(missing)}")
+    rows = epochs.dropna(subset=[y])
+    if rows.empty:
+        raise ValueError(f"no finite values of {y!r} to draw")
+    levels = list(dict.fromkeys(rows[hue]))
+    colors = dict(zip(levels, sns.color_palette(n_colors=len(levels))))
+    colors.update(palette or {})
+    sns.lineplot(rows, x="epoch", y=y, hue=hue, hue_order=levels, palette=colors, errorbar="sd",
+                 marker="o", markersize=4, ax=ax)
+    for name, warmup in (warmups or {}).items():
+        if warmup > 0:
+            ax.axvline(warmup - 0.5, color=colors.get(name, "0.4"), ls="--", lw=1.2,
+                       label=f"warmup ends ({name})")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set(xlabel="epoch", ylabel=ylabel or y)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_cloud(points, ax: Axes, values=None, value_label: str | None = None, cmap: str = "viridis",
+               title: str | None = None, size: float = 5) -> Axes:
+    """A 2-D point cloud (rows x 2) coloured by one value per row (e.g. log item popularity),
+    with a colour bar when `values` is given."""
+    xy = points.detach().cpu().numpy() if isinstance(points, Tensor) else points
+    dots = ax.scatter(xy[:, 0], xy[:, 1], s=size, c=values, cmap=cmap, alpha=0.8)
+    if values is not None:
+        ax.figure.colorbar(dots, ax=ax, label=value_label)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_colored_paths(paths, values, ax: Axes, n_paths: int = 150, cmap: str = "viridis",
+                       value_label: str | None = None, title: str | None = None) -> Axes:
+    """2-D paths (n_points x rows x 2, e.g. a projected ODE trajectory), each line coloured by its
+    row's value; start points grey, end points coloured. The first `n_paths` rows are drawn."""
+    xy = paths[:, :n_paths]
+    lines = LineCollection(list(xy.transpose(1, 0, 2)), array=values[:n_paths], cmap=cmap,
+                           linewidths=0.8, alpha=0.6)
+    ax.add_collection(lines)
+    ax.scatter(xy[0, :, 0], xy[0, :, 1], s=5, color="0.6", label="noise (t=0)", zorder=3)
+    ax.scatter(xy[-1, :, 0], xy[-1, :, 1], s=8, c=values[:n_paths], cmap=cmap, edgecolors="k",
+               linewidths=0.3, label="generated (t=1)", zorder=4)
+    ax.autoscale_view()
+    ax.figure.colorbar(lines, ax=ax, label=value_label)
+    ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_solver_curves(table: pd.DataFrame, ax: Axes, x: str, y: str, hue: str = "solver",
+                       logx: bool = True, logy: bool = False, annotate: str | None = None,
+                       xlabel: str | None = None, ylabel: str | None = None,
+                       title: str | None = None) -> Axes:
+    """One line per `hue` value (e.g. ODE solver) of `y` against `x` (e.g. endpoint error against
+    steps, or NDCG against generation seconds): the mean over rows sharing (hue, x), with a ±std
+    band where there are several (seeds). `annotate` names a column whose value labels each point
+    (e.g. ``n_steps`` on a quality-vs-time plot)."""
+    missing = {x, y, hue, *([annotate] if annotate else [])} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks column(s) {sorted(missing)}")
+    sns.lineplot(table, x=x, y=y, hue=hue, errorbar="sd", marker="o", ax=ax)
+    if annotate:
+        points = table.assign(_label=table[annotate]).groupby([hue, "_label"], sort=False)[[x, y]].mean()
+        for (_, label), (px, py) in points.iterrows():
+            ax.annotate(str(label), (px, py), textcoords="offset points", xytext=(3, 3), fontsize=7, color="0.3")
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel or x, ylabel=ylabel or y)
+    if title:
+        ax.set_title(title)
     return ax

@@ -50,3 +50,89 @@ def test_plot_step_curves_one_line_per_curve_plus_floor(ax):
     assert list(ax.lines[0].get_xdata()) == [1, 2, 20]
     assert ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "20"]
+
+
+def test_plot_epoch_curves_mean_lines_and_warmup_markers(ax):
+    import pandas as pd
+
+    from rfkit.plots import plot_epoch_curves
+
+    epochs = pd.DataFrame([{"variant": v, "seed": s, "epoch": e, "recall": e / 10 + s / 100, "rf_loss": None}
+                           for v in ("warmup 0", "warmup 2") for s in range(3) for e in range(5)])
+    plot_epoch_curves(epochs, ax, "recall", warmups={"warmup 0": 0, "warmup 2": 2}, title="curves")
+    data_lines = [line for line in ax.lines if len(line.get_xdata()) == 5]
+    assert len(data_lines) == 2
+    assert list(data_lines[0].get_ydata()) == pytest.approx([e / 10 + 0.01 for e in range(5)])  # seed mean
+    markers = [line for line in ax.lines if line.get_label().startswith("warmup ends")]
+    assert [line.get_label() for line in markers] == ["warmup ends (warmup 2)"]
+    assert list(markers[0].get_xdata()) == [1.5, 1.5]
+    assert markers[0].get_color() == data_lines[1].get_color()
+    assert len(ax.collections) == 2  # one std band per curve
+    assert ax.get_xlabel() == "epoch" and ax.get_title() == "curves"
+    with pytest.raises(ValueError, match="no finite values of 'rf_loss'"):
+        plot_epoch_curves(epochs, ax, "rf_loss")
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_epoch_curves(epochs, ax, "ndcg")
+
+
+def test_plot_grid_heatmap_annotates_every_cell_and_outlines_the_best(ax):
+    import pandas as pd
+    from matplotlib.patches import Rectangle
+
+    from rfkit.plots import plot_grid_heatmap
+
+    table = pd.DataFrame([[0.1, 0.3, 0.2], [0.15, 0.25, 0.05]], index=pd.Index([0.1, 0.5], name="train ratio"),
+                         columns=pd.Index([0.0, 0.2, 1.0], name="inference ratio"))
+    plot_grid_heatmap(table, ax, title="grid", best=(0.5, 0.2))
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{v:.3f}" for v in table.to_numpy().ravel())
+    outline = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_edgecolor()[:3] == (1.0, 0.0, 0.0)]
+    assert len(outline) == 1 and outline[0].get_xy() == (1, 1)  # column 0.2, row 0.5
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("inference ratio", "train ratio", "grid")
+    with pytest.raises(ValueError, match="empty"):
+        plot_grid_heatmap(pd.DataFrame(), ax)
+
+
+def test_plot_metric_bars_one_bar_per_setting_and_metric(ax):
+    from rfkit.plots import plot_metric_bars
+
+    plot_metric_bars({"backbone": {"ndcg": 0.2, "recall": 0.4}, "RF": {"ndcg": 0.25, "recall": 0.35}}, ax)
+    heights = [bar.get_height() for container in ax.containers for bar in container]
+    assert heights == pytest.approx([0.2, 0.4, 0.25, 0.35])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["backbone", "RF"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ndcg", "recall"]
+
+
+def test_plot_cloud_colours_points_and_adds_a_colour_bar(ax):
+    from rfkit.plots import plot_cloud
+
+    plot_cloud(torch.randn(40, 2), ax, values=torch.arange(40.0).numpy(), value_label="degree", title="cloud")
+    dots = ax.collections[0]
+    assert len(dots.get_offsets()) == 40 and dots.get_array() is not None
+    assert ax.get_title() == "cloud" and len(ax.figure.axes) == 2  # the colour bar's axes
+
+
+def test_plot_colored_paths_one_coloured_line_per_drawn_row(ax):
+    import numpy as np
+
+    from rfkit.plots import plot_colored_paths
+
+    paths = np.cumsum(np.random.default_rng(0).normal(size=(6, 20, 2)), axis=0)
+    plot_colored_paths(paths, np.arange(20.0), ax, n_paths=12)
+    lines, starts, ends = ax.collections
+    assert len(lines.get_segments()) == 12 and len(lines.get_segments()[0]) == 6
+    assert (starts.get_offsets() == paths[0, :12]).all() and (ends.get_offsets() == paths[-1, :12]).all()
+
+
+def test_plot_solver_curves_one_line_per_solver_with_labels(ax):
+    import pandas as pd
+
+    from rfkit.plots import plot_solver_curves
+
+    table = pd.DataFrame({"solver": ["euler"] * 3 + ["heun"] * 3, "n_steps": [1, 2, 4] * 2,
+                          "err": [4.0, 2.0, 1.0, 2.0, 0.5, 0.1]})
+    plot_solver_curves(table, ax, "n_steps", "err", logy=True, annotate="n_steps", ylabel="error")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["euler", "heun"]
+    assert len(ax.texts) == 6 and ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "error"
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_solver_curves(table, ax, "n_steps", "missing")

@@ -1,0 +1,271 @@
+"""Looking inside a trained RF generator: endpoints, paths, sampling steps, solvers, timing, reflow.
+
+The notebooks on trajectories (04) and on guidance and sampling (05) ask the same questions of a
+trained `MultimodalGCN`: how close do the generated embeddings land to their targets, how
+straight are the ODE paths, what do more steps or another solver buy, and at what cost in time.
+The functions here answer them for any generator, inputs and settings; the notebooks only
+choose the settings and plot.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rfkit.data.dataset import Dataset
+from rfkit.generator import RFEmbeddingGenerator, straightness
+from rfkit.metrics import topk_metrics
+from rfkit.models import MultimodalGCN
+from rfkit.train import train
+
+# Velocity-net evaluations per step of each solver (SOLVERS in rfkit.generator.solvers).
+EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2}
+
+
+@dataclass
+class RFInputs:
+    """What a trained model feeds its generator at inference, for all users and items.
+
+    Rows are users then items, as in `MultimodalGCN`: `targets` are the ID embeddings (what RF
+    learns to generate), `conditions` the modality embeddings, `user_prior` the guidance prior
+    the model trains with, `start_noise` the fixed noise its evaluation starts from.
+    """
+
+    targets: Tensor
+    conditions: list[Tensor]
+    user_prior: Tensor
+    start_noise: Tensor
+    n_users: int
+
+    @property
+    def items(self) -> slice:
+        """The item rows."""
+        return slice(self.n_users, None)
+
+
+@torch.no_grad()
+def rf_inputs(model: MultimodalGCN) -> RFInputs:
+    """The generator's inputs of a trained model with RF (computed in eval mode)."""
+    if not hasattr(model, "rf_generator"):
+        raise ValueError("model has no rf_generator: build it with use_rf=True")
+    was_training = model.training
+    model.eval()
+    try:
+        user_id, item_id = model.id_encoder()
+        conditions = model.modality_conditions()
+        prior = model._user_prior(conditions)
+    finally:
+        model.train(was_training)
+    return RFInputs(torch.cat([user_id, item_id]), conditions, prior, model.rf_start_noise.clone(),
+                    model.n_users)
+
+
+def endpoint_error(generated: Tensor, target: Tensor) -> dict[str, float]:
+    """How far generated rows land from their targets: mean row cosine and mean squared error.
+
+    `cosine` is 1 for rows pointing the target's way (scores are inner products, so direction
+    matters most); `mse` is the mean over all entries of (generated - target)^2.
+    """
+    if generated.shape != target.shape or generated.ndim != 2:
+        raise ValueError(f"generated and target must be 2-D of one shape, got {tuple(generated.shape)} "
+                         f"and {tuple(target.shape)}")
+    return {"cosine": float(F.cosine_similarity(generated, target, dim=1).mean()),
+            "mse": float(torch.mean((generated - target) ** 2))}
+
+
+def project_trajectory(trajectory: Tensor, projection: Any) -> np.ndarray:
+    """(n_points, rows, dim) states mapped by a fitted projection (e.g. sklearn PCA) to (n_points, rows, k).
+
+    Fit the projection on the targets, so every time step is drawn in the targets' own plane.
+    """
+    if trajectory.ndim != 3:
+        raise ValueError(f"trajectory must have shape (n_points, rows, dim), got {tuple(trajectory.shape)}")
+    points, rows, dim = trajectory.shape
+    flat = projection.transform(trajectory.reshape(points * rows, dim).cpu().numpy())
+    return flat.reshape(points, rows, -1)
+
+
+def steps_and_solvers(generator: RFEmbeddingGenerator, conditions: Sequence[Tensor], targets: Tensor,
+                      start_noise: Tensor, steps: Sequence[int], solvers: Sequence[str] = ("euler",),
+                      reference_steps: int = 100, reference_solver: str = "heun",
+                      user_prior: Tensor | None = None) -> pd.DataFrame:
+    """One row per (solver, n_steps): straightness of the discrete path and endpoint errors.
+
+    All solves start from `start_noise`. `ref_mse` is the mean squared distance to a fine-grid
+    solve (`reference_steps` of `reference_solver`), i.e. the discretisation error alone;
+    `cosine` and `mse` compare with the targets (discretisation plus what the net has not
+    learned). `evals` counts velocity-net evaluations, the cost that grows with steps.
+    """
+    conditions = list(conditions)
+    reference = generator.generate(conditions, reference_steps, start_noise=start_noise,
+                                   solver=reference_solver, user_prior=user_prior)
+    rows = []
+    for solver in solvers:
+        for n in steps:
+            end, path = generator.generate(conditions, n, start_noise=start_noise, solver=solver,
+                                           return_trajectory=True, user_prior=user_prior)
+            rows.append({"solver": solver, "n_steps": n, "evals": n * EVALS_PER_STEP[solver],
+                         "straightness": straightness(path), **endpoint_error(end, targets),
+                         "ref_mse": float(torch.mean((end - reference) ** 2))})
+    return pd.DataFrame(rows)
+
+
+def compare_flows(flows: Mapping[str, RFEmbeddingGenerator], conditions: Sequence[Tensor], targets: Tensor,
+                  start_noise: Tensor, steps: Sequence[int], reference: Tensor,
+                  fine_steps: int = 100) -> pd.DataFrame:
+    """One row per (flow, n_steps) for generators sharing one job (e.g. 1-RF and its reflows).
+
+    Euler solves from `start_noise`: `cosine`/`mse` against the targets, `mse_to_reference`
+    against a common `reference` endpoint (e.g. the 1-RF ODE's fine-grid solution, which reflow
+    learns to reach), and each flow's `straightness` on a `fine_steps` Euler grid.
+    """
+    conditions = list(conditions)
+    rows = []
+    for name, flow in flows.items():
+        _, path = flow.generate(conditions, fine_steps, start_noise=start_noise, return_trajectory=True)
+        bend = straightness(path)
+        for n in steps:
+            end = flow.generate(conditions, n, start_noise=start_noise)
+            rows.append({"flow": name, "n_steps": n, "straightness": bend, **endpoint_error(end, targets),
+                         "mse_to_reference": float(torch.mean((end - reference) ** 2))})
+    return pd.DataFrame(rows)
+
+
+def time_generate(generator: RFEmbeddingGenerator, conditions: Sequence[Tensor], steps: Sequence[int],
+                  solvers: Sequence[str] = ("euler",), repeats: int = 3, seed: int = 0) -> pd.DataFrame:
+    """Wall time of `generate` for every (solver, n_steps): the best of `repeats` calls, in seconds.
+
+    The minimum is the least disturbed by other work on the machine; it is still a wall time,
+    so compare numbers from one run only.
+    """
+    conditions = list(conditions)
+    rows = []
+    for solver in solvers:
+        for n in steps:
+            times = []
+            for _ in range(repeats):
+                noise = torch.Generator().manual_seed(seed)
+                start = time.perf_counter()
+                generator.generate(conditions, n, generator=noise, solver=solver)
+                times.append(time.perf_counter() - start)
+            rows.append({"solver": solver, "n_steps": n, "evals": n * EVALS_PER_STEP[solver],
+                         "seconds": min(times)})
+    return pd.DataFrame(rows)
+
+
+@contextmanager
+def sampling(model: MultimodalGCN, n_steps: int | None = None, solver: str = "euler",
+             user_prior: Tensor | None = None, start_noise: Tensor | None = None) -> Iterator[None]:
+    """Within the block, the model's generator samples with these settings (no retraining).
+
+    `n_steps` replaces `sampling_steps`; `solver` and `user_prior` become defaults of the
+    generator's `generate`, so the model's own forward pass (and `score_all`) uses them;
+    `start_noise` replaces the model's fixed evaluation noise.
+    """
+    generator = model.rf_generator
+    saved_steps, saved_noise = generator.sampling_steps, model.rf_start_noise
+    if n_steps is not None:
+        generator.sampling_steps = n_steps
+    if start_noise is not None:
+        model.rf_start_noise = start_noise
+    generator.generate = functools.partial(type(generator).generate, generator, solver=solver,
+                                           user_prior=user_prior)
+    try:
+        yield
+    finally:
+        del generator.generate
+        generator.sampling_steps, model.rf_start_noise = saved_steps, saved_noise
+
+
+def score_settings(model: MultimodalGCN, dataset: Dataset, settings: Sequence[Mapping[str, Any]],
+                   ks: Sequence[int] = (20,)) -> pd.DataFrame:
+    """Valid and test metrics of one trained model under each sampling setting (see `sampling`).
+
+    One row per setting, in order, with its steps and solver (when set) and ``inference_prior``.
+    """
+    matrices = {split: dataset.matrix(split) for split in ("train", "valid", "test")}
+    rows = []
+    for setting in settings:
+        with sampling(model, **setting):
+            scores = model.score_all()
+        metrics = {f"{split}_{name}": value for split in ("valid", "test")
+                   for name, value in topk_metrics(scores, matrices["train"], matrices[split], ks).items()}
+        rows.append({**{k: v for k, v in setting.items() if k not in ("user_prior", "start_noise")},
+                     "inference_prior": setting.get("user_prior") is not None, **metrics})
+    return pd.DataFrame(rows)
+
+
+def reflow(generator: RFEmbeddingGenerator, conditions: Sequence[Tensor], steps: int, seed: int = 0,
+           pair_steps: int = 50, learning_rate: float | None = None,
+           max_train_rows: int | None = None) -> tuple[RFEmbeddingGenerator, list[float]]:
+    """2-rectified flow: a copy of `generator` trained `steps` times on its own ODE couplings.
+
+    Pairs (z0, z1 = ODE(z0)) come from `reflow_pairs` on a `pair_steps` Euler grid. The copy has
+    its guidance switched off: guidance terms are added to the velocity in training only, so
+    with them the net would learn the coupling's velocity minus the guidance and miss its own
+    pairs at inference. `learning_rate` (default: the generator's) sets the copy's optimizer,
+    `max_train_rows` (default: the generator's) bounds the rows of each step.
+    Returns the copy and its RF loss at every step; `generator` is left untouched.
+    """
+    conditions = list(conditions)
+    z0, z1 = generator.reflow_pairs(conditions, pair_steps, generator=torch.Generator().manual_seed(seed))
+    flow = copy.deepcopy(generator)
+    flow.user_guidance_scale = flow.cosine_guidance_scale = 0.0
+    if max_train_rows is not None:
+        flow.max_train_rows = max_train_rows
+    if learning_rate is not None:
+        for group in flow.optimizer.param_groups:
+            group["lr"] = learning_rate
+    torch.manual_seed(seed)
+    losses = [flow.compute_loss_and_step(z1, conditions, fixed_noise=z0)["rf_loss"] for _ in range(steps)]
+    return flow, losses
+
+
+def train_and_probe(config: Mapping[str, Any], seed: int, dataset: Dataset,
+                    train_options: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Train one RF configuration, then score it with and without the user prior at inference.
+
+    Two rows (``inference_prior`` False / True), each with the configuration, valid/test
+    NDCG@20 and Recall@20 of the mixed model and the endpoint error of the generated embeddings
+    (from the model's fixed start noise, its own sampling steps). Single-threaded, so it can run
+    on a process pool (see `rfkit.experiments.process_pool`).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = MultimodalGCN({**config, "seed": seed}, dataset)
+        result = train(model, dataset, seed=seed, progress=False, **train_options)
+        inputs = rf_inputs(model)
+        rows = []
+        for prior in (None, inputs.user_prior):
+            generated = model.rf_generator.generate(inputs.conditions, start_noise=inputs.start_noise,
+                                                    user_prior=prior)
+            scored = score_settings(model, dataset, [{"user_prior": prior}]).iloc[0].to_dict()
+            rows.append({**config, "seed": seed, "best_epoch": result.best_epoch, **scored,
+                         **endpoint_error(generated, inputs.targets)})
+        return rows
+    finally:
+        torch.set_num_threads(threads)
+
+
+def probe_configs(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], dataset: Dataset,
+                  executor: Executor | None = None, **train_options: Any) -> pd.DataFrame:
+    """`train_and_probe` for every named config and seed (on `executor` if given); a `variant` column names the config."""
+    jobs = [(name, config, seed) for name, config in configs.items() for seed in seeds]
+    if executor is None:
+        results = [train_and_probe(config, seed, dataset, train_options) for _, config, seed in jobs]
+    else:
+        futures = [executor.submit(train_and_probe, config, seed, dataset, train_options) for _, config, seed in jobs]
+        results = [future.result() for future in futures]
+    return pd.DataFrame([{"variant": name, **row} for (name, _, _), rows in zip(jobs, results) for row in rows])
