@@ -22,7 +22,7 @@ from rfkit.sweep import run_configs
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 QUICK_TRAINING = {"epochs": 4, "patience": 4, "batch_size": 1024}
-FULL_TRAINING = {"epochs": 20, "patience": 5, "batch_size": 4096}
+FULL_TRAINING = {"epochs": 15, "patience": 5, "batch_size": 4096}
 
 
 def load_config(name: str = "multimodal") -> dict[str, Any]:

@@ -365,3 +365,21 @@ def test_without_normalization_the_scale_is_one():
     gen = make_gen(normalize_targets=False)
     gen.compute_loss_and_step(torch.randn(8, 4) * 50, [torch.randn(8, 3)])
     assert gen.scale() == 1.0
+
+
+def test_checkpoint_loads_into_a_fresh_host_model():
+    def host():
+        torch.manual_seed(0)
+        module = torch.nn.Module()
+        module.rf = RFEmbeddingGenerator(4, hidden_dim=16)
+        return module
+
+    trained = host()
+    conds = [torch.randn(12, 3)]
+    trained.rf.compute_loss_and_step(torch.randn(12, 4), conds, epoch=1)
+    fresh = host()
+    fresh.load_state_dict(trained.state_dict())
+    seed = torch.Generator().manual_seed(0)
+    expected = trained.rf.generate(conds, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(fresh.rf.generate(conds, generator=seed), expected)
+    assert fresh.rf.current_epoch == 1 and fresh.rf.optimizer.state_dict()["state"]

@@ -361,13 +361,14 @@ class RFEmbeddingGenerator(nn.Module):
             # A copy, as for parameters: the source's optimizer must not share its moment tensors.
             self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
-        """Also restores into a fresh instance whose net has not been built yet."""
-        extra = state_dict.get("_extra_state")
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Build the lazily created net first, so a fresh instance (alone or inside a host model)
+        # can take a checkpoint of a trained one.
+        extra = state_dict.get(prefix + "_extra_state")
         if self.net is None and extra is not None and extra["condition_dim"] is not None:
-            weight = state_dict["net.c_in.weight"]
+            weight = state_dict[prefix + "net.c_in.weight"]
             self._build(extra["condition_dim"], weight.device, weight.dtype)
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def _with_prior(velocity, prior: Tensor, scale: float, power: float):

@@ -105,16 +105,20 @@ class MultimodalGCN(nn.Module):
         conditions = self.modality_conditions()
         if hasattr(self, "rf_generator"):
             start = time.perf_counter()
+            rf = self.rf_generator
             if train:
-                self.last_rf_losses = self.rf_generator.compute_loss_and_step(
+                self.last_rf_losses = rf.compute_loss_and_step(
                     target.detach(), [c.detach() for c in conditions],
                     user_prior=self._user_prior(conditions).detach())
-                rf_embeds = self.rf_generator.generate(conditions)
-                id_embeds = self.rf_generator.mix_embeddings(target, rf_embeds.detach(),
-                                                             training=True)
+            if rf.in_warmup():
+                # mix_embeddings would return the target unchanged: skip the generation it discards.
+                id_embeds = target
+            elif train:
+                rf_embeds = rf.generate(conditions)
+                id_embeds = rf.mix_embeddings(target, rf_embeds.detach(), training=True)
             else:
-                rf_embeds = self.rf_generator.generate(conditions, start_noise=self.rf_start_noise)
-                id_embeds = self.rf_generator.mix_embeddings(target, rf_embeds, training=False)
+                rf_embeds = rf.generate(conditions, start_noise=self.rf_start_noise)
+                id_embeds = rf.mix_embeddings(target, rf_embeds, training=False)
             self.rf_seconds += time.perf_counter() - start
         else:
             id_embeds = target
