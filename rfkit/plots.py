@@ -12,6 +12,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import NullFormatter
 from torch import Tensor
 
 
@@ -110,17 +111,22 @@ def plot_metric_bars(values: Mapping[str, Mapping[str, float]], ax: Axes, fmt: s
 
 def plot_bucket_bars(table: pd.DataFrame, ax: Axes, metric: str, hue: str = "variant",
                      order: Sequence[str] = ("head", "mid", "tail"),
-                     palette: Mapping[str, str] | None = None, title: str | None = None) -> Axes:
+                     palette: Mapping[str, str] | None = None, title: str | None = None,
+                     legend: bool = True) -> Axes:
     """Grouped bars from a tidy table with one row per run: one group per popularity bucket
-    (column ``bucket``), one bar per ``hue`` value; bar = mean over runs, error bar = their std."""
+    (column ``bucket``), one bar per ``hue`` value; bar = mean over runs, error bar = their std.
+    Buckets of very different scales read better one per axes (``order=[bucket]``)."""
     rows = table[table["bucket"].isin(order)]
     if rows.empty:
         raise ValueError(f"table has no rows for the buckets {list(order)}")
     sns.barplot(rows, x="bucket", y=metric, hue=hue, order=list(order), errorbar="sd", capsize=0.15,
                 err_kws={"linewidth": 1.2}, palette=palette, ax=ax)
     ax.set(xlabel="item popularity bucket", ylabel=metric)
-    ax.set_ylim(top=ax.get_ylim()[1] * 1.2)  # headroom for the legend above the bars
-    ax.legend(loc="upper center", ncol=rows[hue].nunique(), fontsize=8)
+    if legend:
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.2)  # headroom for the legend above the bars
+        ax.legend(loc="upper center", ncol=rows[hue].nunique(), fontsize=8)
+    else:
+        ax.get_legend().remove()
     if title:
         ax.set_title(title)
     return ax
@@ -241,19 +247,21 @@ def plot_solver_curves(table: pd.DataFrame, ax: Axes, x: str, y: str, hue: str =
                        xlabel: str | None = None, ylabel: str | None = None,
                        title: str | None = None) -> Axes:
     """One line per `hue` value (e.g. ODE solver) of `y` against `x` (e.g. endpoint error against
-    steps, or NDCG against generation seconds): the mean over rows sharing (hue, x), with a ±std
-    band where there are several (seeds). `annotate` names a column whose value labels each point
+    steps, or NDCG against generation seconds): the mean over rows sharing (hue, x), with ±std
+    error bars where there are several (seeds). `annotate` names a column whose value labels each point
     (e.g. ``n_steps`` on a quality-vs-time plot)."""
     missing = {x, y, hue, *([annotate] if annotate else [])} - set(table.columns)
     if missing:
         raise ValueError(f"table lacks column(s) {sorted(missing)}")
-    sns.lineplot(table, x=x, y=y, hue=hue, errorbar="sd", marker="o", ax=ax)
+    sns.lineplot(table, x=x, y=y, hue=hue, errorbar="sd", err_style="bars", marker="o", ax=ax,
+                 err_kws={"capsize": 3})
     if annotate:
         points = table.assign(_label=table[annotate]).groupby([hue, "_label"], sort=False)[[x, y]].mean()
         for (_, label), (px, py) in points.iterrows():
             ax.annotate(str(label), (px, py), textcoords="offset points", xytext=(3, 3), fontsize=7, color="0.3")
     if logx:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short decades
     if logy:
         ax.set_yscale("log")
     ax.set(xlabel=xlabel or x, ylabel=ylabel or y)

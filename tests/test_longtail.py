@@ -143,6 +143,10 @@ def test_plots_draw_bars_lines_and_the_popularity_curve(table, tiny):
     plot_bucket_bars(table[table["split"] == "test"], left, "recall@20", title="bars")
     assert len(left.patches) >= 2 * 3 and left.get_title() == "bars"
     assert [t.get_text() for t in left.get_xticklabels()] == list(BUCKET_ORDER)
+    fig3, single = plt.subplots()
+    plot_bucket_bars(table[table["split"] == "test"], single, "recall@20", order=["tail"], legend=False)
+    assert [len(bars) for bars in single.containers] == [1, 1] and single.get_legend() is None
+    plt.close(fig3)
     deltas = paired_deltas(table, "backbone", "rf", "recall@20").assign(x=lambda d: d["dataset"].map({"clean": 1.0, "noise": 0.0}))
     plot_delta_lines(deltas[deltas["bucket"] != ALL], right, x="x")
     assert len(right.get_legend().get_texts()) == 3
