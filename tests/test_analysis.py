@@ -6,18 +6,12 @@ from sklearn.decomposition import PCA
 from rfkit import RFEmbeddingGenerator
 from rfkit.analysis import (EVALS_PER_STEP, compare_flows, endpoint_error, probe_configs, project_trajectory,
                             reflow, rf_inputs, sampling, score_settings, steps_and_solvers, time_generate)
-from rfkit.data import load
 from rfkit.generator import SOLVERS
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
 
 CONFIG = {"use_rf": True, "embedding_dim": 16, "rf_hidden_dim": 32, "rf_warmup_epochs": 0,
           "rf_inference_mix_ratio": 0.5}
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load("synthetic", preset="tiny", seed=0)
 
 
 @pytest.fixture(scope="module")

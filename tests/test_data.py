@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rfkit.data import SPLITS, Dataset, load, load_mmrec, make_synthetic, save_mmrec
+from rfkit.data import SPLITS, Dataset, load, make_synthetic, save_mmrec
 from rfkit.data.movielens import CORE, TEXT_DIM, default_cache_dir
 from rfkit.data.split import densify_ids, eval_size, kcore, split_per_user
 

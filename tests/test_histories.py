@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from rfkit.data import load
 from rfkit.histories import (mean_std_strings, rf_time_share, run_histories, seed_summary,
                              versus_baseline, warmup_divergence, warmup_score_gap)
 from rfkit.models import MultimodalGCN
@@ -14,11 +13,6 @@ from rfkit.train import train
 SMALL = {"embedding_dim": 16, "rf_hidden_dim": 32}
 OPTIONS = {"epochs": 4, "patience": 4, "batch_size": 1024}
 TIMING = ["seconds", "rf_seconds", "eval_seconds"]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load("synthetic", preset="tiny", seed=0)
 
 
 @pytest.fixture(scope="module")

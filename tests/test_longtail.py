@@ -21,11 +21,6 @@ OPTIONS = {"epochs": 2, "patience": 2, "batch_size": 1024}
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    return load("synthetic", preset="tiny", seed=0)
-
-
-@pytest.fixture(scope="module")
 def table(tiny):
     noisy = load("synthetic", preset="tiny", seed=0, informativeness={"image": 0.0, "text": 0.0})
     return compare_buckets(VARIANTS, [0, 1], {"clean": tiny, "noise": noisy}, **OPTIONS)

@@ -12,11 +12,6 @@ from rfkit.models.losses import bpr_loss
 SMALL_RF = {"use_rf": True, "embedding_dim": 16, "rf_hidden_dim": 32, "rf_sampling_steps": 3}
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return load("synthetic", preset="tiny", seed=0)
-
-
 def _batch(dataset, n=64):
     train = dataset.train.iloc[:n]
     users = torch.tensor(train["userID"].to_numpy())

@@ -5,17 +5,11 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 import pytest
 
-from rfkit.data import load
 from rfkit.sweep import run_grid, score_at_ratios
 
 BASE = {"use_rf": True, "rf_hidden_dim": 32, "embedding_dim": 16}
 GRID = {"rf_mix_ratio": [0.0, 0.5], "rf_inference_mix_ratio": [0.3]}
 OPTIONS = {"epochs": 3, "patience": 3}
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load("synthetic", preset="tiny", seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import scipy.sparse as sp
 import torch
 
 from rfkit.baselines import popularity_scores
-from rfkit.data import load
 from rfkit.metrics import topk_metrics
 from rfkit.models import LightGCN, MultimodalGCN, bipartite_adjacency
 from rfkit.train import sample_negatives, train
@@ -15,11 +14,6 @@ RF = {"use_rf": True, "rf_hidden_dim": 64, "rf_sampling_steps": 3, "rf_mix_ratio
       "rf_inference_mix_ratio": 0.2}
 FAST = {"progress": False, "batch_size": 512}
 TIMING = ["seconds", "eval_seconds", "rf_seconds"]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load("synthetic", preset="tiny", seed=0)
 
 
 @pytest.fixture(scope="module")

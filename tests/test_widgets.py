@@ -4,7 +4,6 @@ import matplotlib
 matplotlib.use("Agg")
 import pytest  # noqa: E402
 
-from rfkit.data import load  # noqa: E402
 from rfkit.models import MultimodalGCN  # noqa: E402
 from rfkit.train import train  # noqa: E402
 from rfkit.widgets import (backbone_metrics, inference_ratio_explorer, ratio_metrics,  # noqa: E402
@@ -13,11 +12,6 @@ from rfkit.widgets import (backbone_metrics, inference_ratio_explorer, ratio_met
 CONFIG = {"use_rf": True, "embedding_dim": 16, "rf_hidden_dim": 32, "rf_warmup_epochs": 0,
           "rf_mix_ratio": 0.3, "rf_inference_mix_ratio": 0.4}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return load("synthetic", preset="tiny", seed=0)
 
 
 @pytest.fixture(scope="module")
