@@ -25,7 +25,7 @@ from torch import Tensor
 
 from rfkit.data.dataset import Dataset
 from rfkit.generator import RFEmbeddingGenerator, straightness
-from rfkit.metrics import topk_metrics
+from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
 
@@ -194,13 +194,10 @@ def score_settings(model: MultimodalGCN, dataset: Dataset, settings: Sequence[Ma
 
     One row per setting, in order, with its steps and solver (when set) and ``inference_prior``.
     """
-    matrices = {split: dataset.matrix(split) for split in ("train", "valid", "test")}
     rows = []
     for setting in settings:
         with sampling(model, **setting):
-            scores = model.score_all()
-        metrics = {f"{split}_{name}": value for split in ("valid", "test")
-                   for name, value in topk_metrics(scores, matrices["train"], matrices[split], ks).items()}
+            metrics = split_metrics(model.score_all(), dataset, ks)
         rows.append({**{k: v for k, v in setting.items() if k not in ("user_prior", "start_noise")},
                      "inference_prior": setting.get("user_prior") is not None, **metrics})
     return pd.DataFrame(rows)

@@ -22,6 +22,8 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from rfkit.data.dataset import Dataset
+
 DEFAULT_BUCKETS: tuple[tuple[str, float], ...] = (("head", 0.2), ("mid", 0.3), ("tail", 0.5))
 
 
@@ -153,3 +155,10 @@ def bucket_metrics(scores: torch.Tensor, train: sp.spmatrix, test: sp.spmatrix,
         metrics, n_users = _evaluate(scores, train, bucket_test, ks, chunk_size)
         rows[name] = {**metrics, "n_items": int(in_bucket.sum()), "n_users": n_users}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def split_metrics(scores: torch.Tensor, dataset: Dataset, ks: Sequence[int] = (10, 20)) -> dict[str, float]:
+    """`valid_*` and `test_*` metrics of one score matrix over a dataset's splits (train masked)."""
+    train = dataset.matrix("train")
+    return {f"{split}_{name}": value for split in ("valid", "test")
+            for name, value in topk_metrics(scores, train, dataset.matrix(split), ks).items()}

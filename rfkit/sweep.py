@@ -16,7 +16,7 @@ from sklearn.model_selection import ParameterGrid
 from tqdm.auto import tqdm
 
 from rfkit.data.dataset import Dataset
-from rfkit.metrics import topk_metrics
+from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
 
@@ -50,12 +50,7 @@ def _prefixed(valid: Mapping[str, float], test: Mapping[str, float]) -> dict[str
 
 def _rescore(model: MultimodalGCN, dataset: Dataset, ratios: Sequence[float],
              ks: Sequence[int] = (10, 20)) -> list[dict[str, float]]:
-    train_m, valid_m, test_m = (dataset.matrix(s) for s in ("train", "valid", "test"))
-    rows = []
-    for ratio in ratios:
-        scores = model.score_all(inference_mix_ratio=ratio)
-        rows.append(_prefixed(topk_metrics(scores, train_m, valid_m, ks), topk_metrics(scores, train_m, test_m, ks)))
-    return rows
+    return [split_metrics(model.score_all(inference_mix_ratio=ratio), dataset, ks) for ratio in ratios]
 
 
 def run_configs(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], dataset: Dataset,

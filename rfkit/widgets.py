@@ -19,18 +19,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rfkit.data.dataset import Dataset
-from rfkit.metrics import topk_metrics
+from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.plots import plot_metric_bars
 
 SHOWN_METRICS = ("valid_ndcg@20", "valid_recall@20", "test_ndcg@20", "test_recall@20")
-
-
-def _split_metrics(scores, dataset: Dataset, ks: Sequence[int]) -> dict[str, float]:
-    """valid_* and test_* full-ranking metrics of one score matrix (training items masked)."""
-    train = dataset.matrix("train")
-    return {f"{split}_{name}": value for split in ("valid", "test")
-            for name, value in topk_metrics(scores, train, dataset.matrix(split), ks).items()}
 
 
 def _metric_names(ks: Sequence[int]) -> set[str]:
@@ -50,7 +43,7 @@ def ratio_metrics(model: MultimodalGCN, dataset: Dataset, ratio: float,
     The model is not retrained and its configured ratio is left as it was.
     """
     _require_rf(model)
-    return _split_metrics(model.score_all(inference_mix_ratio=ratio), dataset, ks)
+    return split_metrics(model.score_all(inference_mix_ratio=ratio), dataset, ks)
 
 
 def backbone_metrics(model: MultimodalGCN, dataset: Dataset,
@@ -63,7 +56,7 @@ def backbone_metrics(model: MultimodalGCN, dataset: Dataset,
     _require_rf(model)
     backbone = copy.deepcopy(model)
     del backbone.rf_generator
-    return _split_metrics(backbone.score_all(), dataset, ks)
+    return split_metrics(backbone.score_all(), dataset, ks)
 
 
 def ratio_table(metrics: Mapping[str, float], backbone: Mapping[str, float],
