@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test report report-quick lab bench clean
+.PHONY: venv test test-fast report report-quick lab bench clean
 
 venv: $(STAMP)
 
@@ -15,6 +15,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 test: venv
 	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow"
 
 report: venv
 	$(PY) -m rfkit report --output reports --figures figures

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 
 from rfkit.data import load
-from rfkit.experiments import load_config
+from rfkit.config import load as load_config
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
 

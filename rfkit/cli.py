@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
+from rfkit import config
 from rfkit.data import Dataset, load
 from rfkit.models import MultimodalGCN
 from rfkit.report import run_reports, summary_table
 from rfkit.train import train
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "multimodal.yaml"
 SYNTHETIC_PRESET = "small"
 TABLE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
@@ -36,19 +35,9 @@ def _report(args: argparse.Namespace) -> int:
     return int(any(r.status == "failed" for r in reports))
 
 
-def load_config(path: Path | None) -> dict[str, Any]:
-    """The YAML mapping at ``path``; without a path, DEFAULT_CONFIG if it exists, else {}."""
-    if path is None:
-        if not DEFAULT_CONFIG.exists():
-            return {}
-        path = DEFAULT_CONFIG
-    if not path.is_file():
-        raise ValueError(f"--config {str(path)!r} is not a file")
-    config = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(config, dict):
-        raise ValueError(f"--config {str(path)!r} must hold a YAML mapping, "
-                         f"got {type(config).__name__}")
-    return config
+def read_config(path: str | None) -> dict[str, Any]:
+    """The config at ``path`` (see `rfkit.config.load`); without a path, the packaged "multimodal"."""
+    return config.load("multimodal" if path is None else path)
 
 
 def compare_rf(dataset: Dataset, config: Mapping[str, Any], epochs: int, seed: int, with_rf: bool,
@@ -81,16 +70,16 @@ def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _train(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    seed = args.seed if args.seed is not None else config.get("seed", 0)
-    with_rf = not args.no_rf and bool(config.get("use_rf", True))
+    settings = read_config(args.config)
+    seed = args.seed if args.seed is not None else settings.get("seed", 0)
+    with_rf = not args.no_rf and bool(settings.get("use_rf", True))
     dataset = (load("synthetic", preset=SYNTHETIC_PRESET) if args.dataset == "synthetic"
                else load(args.dataset))
-    outcome = compare_rf(dataset, config, args.epochs, seed, with_rf, not args.no_progress)
+    outcome = compare_rf(dataset, settings, args.epochs, seed, with_rf, not args.no_progress)
     print(metrics_table(outcome).to_string())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"dataset": dataset.name, "config": config, "epochs": args.epochs,
+        payload = {"dataset": dataset.name, "config": settings, "epochs": args.epochs,
                    "seed": seed, "models": outcome}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics and history: {args.json}")
@@ -127,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--dataset", required=True, metavar="{movielens,synthetic,PATH}",
                        help=f"a named source (synthetic uses preset {SYNTHETIC_PRESET!r}) "
                             "or an MMRec folder")
-    training.add_argument("--config", type=Path, metavar="YAML",
-                       help="model and rf_* keys (default: configs/multimodal.yaml if present)")
+    training.add_argument("--config", metavar="YAML",
+                       help="a YAML file of model and rf_* keys, or a packaged config name (default: multimodal)")
     training.add_argument("--epochs", type=_positive_int, default=50, help="maximum epochs")
     training.add_argument("--seed", type=int, help="model and training seed (default: config's)")
     training.add_argument("--no-rf", action="store_true", help="train the backbone only")

@@ -162,3 +162,13 @@ def split_metrics(scores: torch.Tensor, dataset: Dataset, ks: Sequence[int] = (1
     train = dataset.matrix("train")
     return {f"{split}_{name}": value for split in ("valid", "test")
             for name, value in topk_metrics(scores, train, dataset.matrix(split), ks).items()}
+
+
+def popularity_scores(dataset: Dataset) -> torch.Tensor:
+    """(n_users, n_items) scores where every user ranks items by their training degree: the
+    non-learned reference every trained model must beat.
+
+    Returned as an expanded view of one row, so it costs O(n_items) memory.
+    """
+    popularity = torch.as_tensor(dataset.item_popularity(), dtype=torch.float32)
+    return popularity.unsqueeze(0).expand(dataset.n_users, dataset.n_items)

@@ -8,44 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
+from functools import partial
 from typing import Any
 
 import pandas as pd
-import torch
 from sklearn.model_selection import ParameterGrid
-from tqdm.auto import tqdm
 
 from rfkit.data.dataset import Dataset
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.train import train
+from rfkit.runner import records, run_summary, train_many
+from rfkit.train import TrainResult
 
 
-def run_job(config: Mapping[str, Any], seed: int, dataset: Dataset, train_options: Mapping[str, Any],
-            rescore_ratios: Sequence[float] | None = None) -> list[dict[str, Any]]:
-    """Train one configuration with one seed; its parameters, best epoch and metrics as rows.
-
-    With `rescore_ratios`, the trained model is scored once per inference mix ratio (one row
-    each, no retraining); otherwise one row at the configured ratio.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = MultimodalGCN({**config, "seed": seed}, dataset)
-        result = train(model, dataset, seed=seed, progress=False, **train_options)
-        common = {**config, "seed": seed, "best_epoch": result.best_epoch,
-                  "train_seconds": float(result.history["seconds"].sum()),
-                  "rf_seconds": float(result.history["rf_seconds"].sum())}
-        if rescore_ratios is None:
-            return [{**common, **_prefixed(result.best_valid, result.test_at_best)}]
-        return [{**common, "rf_inference_mix_ratio": ratio, **row}
-                for ratio, row in zip(rescore_ratios, _rescore(model, dataset, rescore_ratios))]
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _prefixed(valid: Mapping[str, float], test: Mapping[str, float]) -> dict[str, float]:
-    return {**{f"valid_{k}": v for k, v in valid.items()}, **{f"test_{k}": v for k, v in test.items()}}
+def rescored(ratios: Sequence[float] | None, model: MultimodalGCN, result: TrainResult,
+             dataset: Dataset) -> list[dict[str, Any]]:
+    """A run's summary, once per inference mix ratio (rescored without retraining), or once at
+    the configured ratio when `ratios` is None."""
+    common = {k: v for k, v in run_summary(model, result).items() if not k.startswith(("valid_", "test_"))}
+    if ratios is None:
+        return [run_summary(model, result)]
+    return [{**common, "rf_inference_mix_ratio": ratio, **row}
+            for ratio, row in zip(ratios, _rescore(model, dataset, ratios))]
 
 
 def _rescore(model: MultimodalGCN, dataset: Dataset, ratios: Sequence[float],
@@ -61,25 +45,9 @@ def run_configs(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], 
     `train_options` go to `rfkit.train.train` (epochs, patience, ...). Rows come back in config
     order then seed order, whatever order the executor finished them in.
     """
-    if not isinstance(configs, Mapping) or not configs:
-        raise ValueError("configs must be a non-empty mapping of name -> config")
-    if len(seeds) == 0:
-        raise ValueError("seeds must name at least one seed")
-    jobs = [(name, config, seed) for name, config in configs.items() for seed in seeds]
-    bar = tqdm(total=len(jobs), disable=not progress, desc="sweep")
-    args = [(config, seed, dataset, train_options, rescore_ratios) for _, config, seed in jobs]
-    if executor is None:
-        results = []
-        for job in args:
-            results.append(run_job(*job))
-            bar.update()
-    else:
-        futures = [executor.submit(run_job, *job) for job in args]
-        for future in futures:
-            future.add_done_callback(lambda _: bar.update())
-        results = [future.result() for future in futures]
-    bar.close()
-    return pd.DataFrame([{"variant": name, **row} for (name, _, _), rows in zip(jobs, results) for row in rows])
+    results = train_many(configs, seeds, dataset, train_options, partial(rescored, rescore_ratios),
+                         executor, progress)
+    return pd.DataFrame([{"variant": row["variant"], **configs[row["variant"]], **row} for row in records(results)])
 
 
 def run_grid(base_config: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], seeds: Sequence[int],

@@ -259,10 +259,8 @@ def test_from_config_reads_spec_keys():
 
 
 def test_default_yaml_config_matches_spec():
-    import pathlib
-
-    import yaml
-    config = yaml.safe_load((pathlib.Path(__file__).parents[1] / "configs" / "rf_default.yaml").read_text())
+    from rfkit.config import load
+    config = load("rf_default")
     gen = RFEmbeddingGenerator.from_config(config, embedding_dim=16)
     assert config["use_rf"] is True
     assert (gen.hidden_dim, gen.n_layers, gen.learning_rate, gen.sampling_steps) == (128, 2, 0.0001, 10)

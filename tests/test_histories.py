@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from rfkit.histories import (mean_std_strings, rf_time_share, run_histories, seed_summary,
-                             versus_baseline, warmup_divergence, warmup_score_gap)
+from rfkit.lab.histories import (mean_std_strings, rf_time_share, run_histories, seed_summary,
+                             warmup_divergence, warmup_score_gap)
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
 
@@ -108,20 +108,6 @@ def test_mean_std_strings_and_seed_summary():
     summary = seed_summary(RUNS, "variant", ["ndcg"])
     assert summary["rf"]["ndcg"] == {"mean": pytest.approx(0.21), "std": pytest.approx(0.01)}
     assert seed_summary(RUNS[RUNS["seed"] == 0], "variant", ["ndcg"])["base"]["ndcg"]["std"] == 0.0
-
-
-def test_versus_baseline():
-    table = versus_baseline(RUNS, "ndcg", "base")
-    assert list(table.index) == ["base", "rf"]
-    assert table.loc["rf", "delta"] == pytest.approx(0.09) and table.loc["base", "delta"] == 0.0
-    assert table.loc["rf", "spread"] == pytest.approx(0.02)  # the larger std: the baseline's
-    assert table.loc["rf", "exceeds_spread"] and not table.loc["base", "exceeds_spread"]
-    assert table.loc["rf", "wins"] == 3 and table.loc["rf", "n_seeds"] == 3
-    close = RUNS.assign(ndcg=[0.10, 0.12, 0.14, 0.13, 0.10, 0.15])
-    row = versus_baseline(close, "ndcg", "base").loc["rf"]
-    assert row["delta"] == pytest.approx(0.02 / 3) and not row["exceeds_spread"] and row["wins"] == 2
-    with pytest.raises(ValueError, match="baseline 'nope'"):
-        versus_baseline(RUNS, "ndcg", "nope")
 
 
 def test_warmup_divergence_on_real_histories(histories):

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from rfkit.baselines import popularity_scores
+from rfkit.metrics import popularity_scores
 from rfkit.data.dataset import Dataset
 from rfkit.metrics import bucket_metrics, popularity_buckets, topk_metrics
 

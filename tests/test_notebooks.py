@@ -16,7 +16,7 @@ import papermill
 import pytest
 from PIL import Image
 
-from rfkit.longtail import verdict
+from rfkit.lab.longtail import verdict
 from rfkit.report import execute
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"

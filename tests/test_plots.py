@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from rfkit.plots import plot_paths, plot_samples, plot_step_curves  # noqa: E402
+from rfkit.lab.plots import plot_paths, plot_samples, plot_step_curves  # noqa: E402
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_plot_step_curves_one_line_per_curve_plus_floor(ax):
 def test_plot_epoch_curves_mean_lines_and_warmup_markers(ax):
     import pandas as pd
 
-    from rfkit.plots import plot_epoch_curves
+    from rfkit.lab.plots import plot_epoch_curves
 
     epochs = pd.DataFrame([{"variant": v, "seed": s, "epoch": e, "recall": e / 10 + s / 100, "rf_loss": None}
                            for v in ("warmup 0", "warmup 2") for s in range(3) for e in range(5)])
@@ -79,7 +79,7 @@ def test_plot_grid_heatmap_annotates_every_cell_and_outlines_the_best(ax):
     import pandas as pd
     from matplotlib.patches import Rectangle
 
-    from rfkit.plots import plot_grid_heatmap
+    from rfkit.lab.plots import plot_grid_heatmap
 
     table = pd.DataFrame([[0.1, 0.3, 0.2], [0.15, 0.25, 0.05]], index=pd.Index([0.1, 0.5], name="train ratio"),
                          columns=pd.Index([0.0, 0.2, 1.0], name="inference ratio"))
@@ -93,7 +93,7 @@ def test_plot_grid_heatmap_annotates_every_cell_and_outlines_the_best(ax):
 
 
 def test_plot_metric_bars_one_bar_per_setting_and_metric(ax):
-    from rfkit.plots import plot_metric_bars
+    from rfkit.lab.plots import plot_metric_bars
 
     plot_metric_bars({"backbone": {"ndcg": 0.2, "recall": 0.4}, "RF": {"ndcg": 0.25, "recall": 0.35}}, ax)
     heights = [bar.get_height() for container in ax.containers for bar in container]
@@ -103,7 +103,7 @@ def test_plot_metric_bars_one_bar_per_setting_and_metric(ax):
 
 
 def test_plot_cloud_colours_points_and_adds_a_colour_bar(ax):
-    from rfkit.plots import plot_cloud
+    from rfkit.lab.plots import plot_cloud
 
     plot_cloud(torch.randn(40, 2), ax, values=torch.arange(40.0).numpy(), value_label="degree", title="cloud")
     dots = ax.collections[0]
@@ -114,7 +114,7 @@ def test_plot_cloud_colours_points_and_adds_a_colour_bar(ax):
 def test_plot_colored_paths_one_coloured_line_per_drawn_row(ax):
     import numpy as np
 
-    from rfkit.plots import plot_colored_paths
+    from rfkit.lab.plots import plot_colored_paths
 
     paths = np.cumsum(np.random.default_rng(0).normal(size=(6, 20, 2)), axis=0)
     plot_colored_paths(paths, np.arange(20.0), ax, n_paths=12)
@@ -126,7 +126,7 @@ def test_plot_colored_paths_one_coloured_line_per_drawn_row(ax):
 def test_plot_solver_curves_one_line_per_solver_with_labels(ax):
     import pandas as pd
 
-    from rfkit.plots import plot_solver_curves
+    from rfkit.lab.plots import plot_solver_curves
 
     table = pd.DataFrame({"solver": ["euler"] * 3 + ["heun"] * 3, "n_steps": [1, 2, 4] * 2,
                           "err": [4.0, 2.0, 1.0, 2.0, 0.5, 0.1]})

@@ -184,7 +184,6 @@ def test_train_cli_writes_metrics_and_history(tmp_path, monkeypatch, capsys):
 
 def test_train_cli_no_rf_trains_the_backbone_only(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
-    monkeypatch.setattr(cli, "DEFAULT_CONFIG", tmp_path / "absent.yaml")
     out = tmp_path / "metrics.json"
     assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--no-rf", "--json",
                  str(out), "--no-progress"]) == 0
@@ -196,7 +195,7 @@ def test_train_cli_bad_arguments_exit_2(tmp_path, capsys):
     listing.write_text("- 1\n- 2\n")
     typo = tmp_path / "typo.yaml"
     typo.write_text("embeding_dim: 8\n")
-    cases = ((["--config", str(tmp_path / "missing.yaml")], "is not a file"),
+    cases = ((["--config", str(tmp_path / "missing.yaml")], "does not exist"),
              (["--config", str(listing)], "must hold a YAML mapping, got list"),
              (["--config", str(typo)], "unknown key(s) ['embeding_dim']"),
              (["--epochs", "0"], "must be a positive integer"))

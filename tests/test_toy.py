@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from rfkit import straightness
-from rfkit.toy import (TARGETS, constant_condition, distance_by_steps, flow_paths, sample_target,
+from rfkit.lab.toy import (TARGETS, constant_condition, distance_by_steps, flow_paths, sample_target,
                        sliced_wasserstein, toy_generator, train_toy_flow)
 
 

@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from rfkit.baselines import popularity_scores
+from rfkit.metrics import popularity_scores
 from rfkit.metrics import topk_metrics
 from rfkit.models import LightGCN, MultimodalGCN, bipartite_adjacency
 from rfkit.train import sample_negatives, train

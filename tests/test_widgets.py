@@ -6,7 +6,7 @@ import pytest  # noqa: E402
 
 from rfkit.models import MultimodalGCN  # noqa: E402
 from rfkit.train import train  # noqa: E402
-from rfkit.widgets import (backbone_metrics, inference_ratio_explorer, ratio_metrics,  # noqa: E402
+from rfkit.lab.widgets import (backbone_metrics, inference_ratio_explorer, ratio_metrics,  # noqa: E402
                            ratio_table)
 
 CONFIG = {"use_rf": True, "embedding_dim": 16, "rf_hidden_dim": 32, "rf_warmup_epochs": 0,
@@ -77,7 +77,7 @@ def test_explorer_refuses_models_without_rf_and_unknown_metrics(tiny, trained):
 def test_trajectory_frame_picks_the_nearest_grid_time():
     import numpy as np
 
-    from rfkit.widgets import trajectory_frame
+    from rfkit.lab.widgets import trajectory_frame
 
     projected = np.arange(5 * 3 * 2, dtype=float).reshape(5, 3, 2)  # 4 steps: t = 0, .25, .5, .75, 1
     assert trajectory_frame(projected, 0.0)[:2] == (0, 0.0)
@@ -92,7 +92,7 @@ def test_trajectory_frame_picks_the_nearest_grid_time():
 def test_trajectory_explorer_slider_redraws_the_frame():
     import numpy as np
 
-    from rfkit.widgets import trajectory_explorer, trajectory_frame
+    from rfkit.lab.widgets import trajectory_explorer, trajectory_frame
 
     rng = np.random.default_rng(0)
     projected = rng.normal(size=(11, 30, 2))

@@ -98,8 +98,13 @@ class MultimodalGCN(nn.Module):
             conditions.append(torch.cat([users, items]))
         return conditions
 
-    def forward(self, train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """(user_emb, item_emb). ``train=True`` also takes one RF optimizer step (if RF is on)."""
+    def forward(self, train: bool = False, sampling: Mapping[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(user_emb, item_emb). ``train=True`` also takes one RF optimizer step (if RF is on).
+
+        ``sampling`` (inference only) overrides how RF generates: ``n_steps``, ``solver``,
+        ``start_noise`` (default: the model's fixed noise) and ``inference_prior`` (True: add the
+        user prior along the ODE path, as training does).
+        """
         user_id, item_id = self.id_encoder()
         target = torch.cat([user_id, item_id])
         conditions = self.modality_conditions()
@@ -109,7 +114,7 @@ class MultimodalGCN(nn.Module):
             if train:
                 self.last_rf_losses = rf.compute_loss_and_step(
                     target.detach(), [c.detach() for c in conditions],
-                    user_prior=self._user_prior(conditions).detach())
+                    user_prior=self.user_prior(conditions).detach())
             if rf.in_warmup():
                 # mix_embeddings would return the target unchanged: skip the generation it discards.
                 id_embeds = target
@@ -117,7 +122,7 @@ class MultimodalGCN(nn.Module):
                 rf_embeds = rf.generate(conditions)
                 id_embeds = rf.mix_embeddings(target, rf_embeds.detach(), training=True)
             else:
-                rf_embeds = rf.generate(conditions, start_noise=self.rf_start_noise)
+                rf_embeds = rf.generate(conditions, **self._sampling_arguments(conditions, sampling or {}))
                 id_embeds = rf.mix_embeddings(target, rf_embeds, training=False)
             self.rf_seconds += time.perf_counter() - start
         else:
@@ -125,9 +130,24 @@ class MultimodalGCN(nn.Module):
         final = id_embeds + torch.stack(conditions).mean(dim=0)
         return final[:self.n_users], final[self.n_users:]
 
+    SAMPLING_KEYS = ("n_steps", "solver", "start_noise", "inference_prior")
+
+    def _sampling_arguments(self, conditions: list[torch.Tensor], sampling: Mapping[str, Any]) -> dict[str, Any]:
+        """`generate` keyword arguments of an inference pass from the ``sampling`` overrides."""
+        unknown = sorted(set(sampling) - set(self.SAMPLING_KEYS))
+        if unknown:
+            raise ValueError(f"unknown sampling override(s) {unknown}; allowed: {list(self.SAMPLING_KEYS)}")
+        arguments = {k: v for k, v in sampling.items() if k in ("n_steps", "solver") and v is not None}
+        noise = sampling.get("start_noise")
+        arguments["start_noise"] = self.rf_start_noise if noise is None else noise
+        if sampling.get("inference_prior", False):
+            arguments["user_prior"] = self.user_prior(conditions)
+        return arguments
+
     @staticmethod
-    def _user_prior(conditions: list[torch.Tensor]) -> torch.Tensor:
-        """Row-specific minus general: the mean modality embedding minus its column mean."""
+    def user_prior(conditions: list[torch.Tensor]) -> torch.Tensor:
+        """The user prior of the spec's guidance: row-specific minus general, i.e. the mean
+        modality embedding minus its column mean."""
         specific = torch.stack(conditions).mean(dim=0)
         return specific - specific.mean(dim=0, keepdim=True)
 
@@ -156,17 +176,24 @@ class MultimodalGCN(nn.Module):
             self.rf_generator.inference_mix_ratio = saved
 
     @torch.no_grad()
-    def score_all(self, inference_mix_ratio: float | None = None) -> torch.Tensor:
+    def score_all(self, inference_mix_ratio: float | None = None, **sampling: Any) -> torch.Tensor:
         """(n_users, n_items) scores in eval mode; deterministic (RF starts from fixed noise).
 
         ``inference_mix_ratio`` overrides the generator's ratio for this call only, so one trained
         model can be scored at several ratios; 0.0 gives the backbone's scores (RF mixing off).
+        ``sampling`` overrides how RF generates for this call (see `forward`): ``n_steps``,
+        ``solver``, ``start_noise``, ``inference_prior``.
+
+        Example:
+            >>> model.score_all(inference_mix_ratio=0.3, n_steps=1, solver="heun")
         """
+        if sampling and not hasattr(self, "rf_generator"):
+            raise ValueError("sampling overrides need a model built with use_rf=True")
         was_training = self.training
         self.eval()
         try:
             with self._inference_ratio(inference_mix_ratio):
-                user_emb, item_emb = self()
+                user_emb, item_emb = self(sampling=sampling)
         finally:
             self.train(was_training)
         return user_emb @ item_emb.T

@@ -1,8 +1,8 @@
-"""rfkit.source: excerpts of real source code, delimited by markers."""
+"""rfkit.lab.code_excerpt: excerpts of real source code, delimited by markers."""
 import pytest
 
 from rfkit.models import MultimodalGCN
-from rfkit.source import source_excerpt
+from rfkit.lab.code_excerpt import source_excerpt
 
 
 def sample(x):
@@ -17,7 +17,7 @@ def test_whole_source_is_dedented_with_a_header():
     lines = source_excerpt(sample).splitlines()
     assert lines[0].startswith("# ") and lines[0].endswith(f"lines {sample.__code__.co_firstlineno}-"
                                                            f"{sample.__code__.co_firstlineno + 5}")
-    assert "tests/test_source.py" in lines[0]
+    assert "tests/test_code_excerpt.py" in lines[0]
     assert lines[1] == "def sample(x):" and lines[-1] == "    return z"
 
 

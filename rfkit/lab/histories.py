@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import torch
 
 from rfkit.data.dataset import Dataset
-from rfkit.experiments import mean_and_spread
 from rfkit.models import MultimodalGCN
-from rfkit.train import train
+from rfkit.runner import records, run_summary, train_many
+from rfkit.stats import mean_and_spread
+from rfkit.train import TrainResult
 
 
 @dataclass
@@ -31,26 +31,14 @@ class Histories:
     runs: pd.DataFrame
 
 
-def history_job(config: Mapping[str, Any], seed: int, dataset: Dataset,
-                train_options: Mapping[str, Any]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Train one configuration with one seed, single-threaded; (history, summary row)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = MultimodalGCN({**config, "seed": seed}, dataset)
-        result = train(model, dataset, seed=seed, progress=False, **train_options)
-    finally:
-        torch.set_num_threads(threads)
+def history_measure(model: MultimodalGCN, result: TrainResult, dataset: Dataset) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A `rfkit.runner` measure: the whole history, and the run's summary with its warmup and
+    whether the best epoch's scores were RF-mixed."""
     rf = getattr(model, "rf_generator", None)
-    history = result.history
-    summary = {"seed": seed, "best_epoch": result.best_epoch, "epochs_run": len(history),
-               "warmup_epochs": None if rf is None else rf.warmup_epochs,
+    summary = {"warmup_epochs": None if rf is None else rf.warmup_epochs,
                "mixed_at_best": rf is not None and not rf.in_warmup(result.best_epoch),
-               "train_seconds": float(history["seconds"].sum()),
-               "rf_seconds": float(history["rf_seconds"].sum()),
-               **{f"valid_{k}": v for k, v in result.best_valid.items()},
-               **{f"test_{k}": v for k, v in result.test_at_best.items()}}
-    return history.assign(seed=seed), summary
+               **run_summary(model, result)}
+    return result.history, summary
 
 
 def run_histories(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], dataset: Dataset,
@@ -60,22 +48,12 @@ def run_histories(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int]
     `train_options` go to `rfkit.train.train`. Both tables get a `variant` column holding the
     config's name; rows come in config order, then seed order.
     """
-    if not isinstance(configs, Mapping) or not configs:
-        raise ValueError("configs must be a non-empty mapping of name -> config")
-    if len(seeds) == 0:
-        raise ValueError("seeds must name at least one seed")
-    jobs = [(name, config, seed) for name, config in configs.items() for seed in seeds]
-    if executor is None:
-        results = [history_job(config, seed, dataset, train_options) for _, config, seed in jobs]
-    else:
-        futures = [executor.submit(history_job, config, seed, dataset, train_options)
-                   for _, config, seed in jobs]
-        results = [future.result() for future in futures]
-    epochs = pd.concat([history.assign(variant=name) for (name, _, _), (history, _) in zip(jobs, results)],
+    results = train_many(configs, seeds, dataset, train_options, history_measure, executor, progress=False)
+    epochs = pd.concat([history.assign(variant=name, seed=seed) for name, seed, (history, _) in results],
                        ignore_index=True)
     front = ["variant", "seed", "epoch"]
     epochs = epochs[front + [c for c in epochs.columns if c not in front]]
-    runs = pd.DataFrame([{"variant": name, **summary} for (name, _, _), (_, summary) in zip(jobs, results)])
+    runs = pd.DataFrame(records((name, seed, summary) for name, seed, (_, summary) in results))
     return Histories(epochs, runs)
 
 
@@ -130,26 +108,6 @@ def seed_summary(runs: pd.DataFrame, by: str, metrics: Sequence[str]) -> dict[st
                                   "std": float(0.0 if pd.isna(row[f"{metric} std"]) else row[f"{metric} std"])}
                          for metric in metrics}
             for group, row in summary.iterrows()}
-
-
-def versus_baseline(runs: pd.DataFrame, metric: str, baseline: str, by: str = "variant") -> pd.DataFrame:
-    """Each group's `metric` against the `baseline` group's, over seeds; one row per group.
-
-    Columns: mean, std, delta (mean - baseline mean), spread (the larger of the two stds),
-    exceeds_spread (|delta| > spread: a difference the seed noise alone does not explain),
-    wins (seeds where the group beats the baseline run with the same seed) and n_seeds.
-    """
-    if baseline not in set(runs[by]):
-        raise ValueError(f"baseline {baseline!r} is not a value of column {by!r}")
-    values = runs.pivot_table(index="seed", columns=by, values=metric, sort=False)
-    stds = values.std().fillna(0.0)
-    table = pd.DataFrame({"mean": values.mean(), "std": stds,
-                          "delta": values.mean() - values[baseline].mean(),
-                          "spread": stds.clip(lower=stds[baseline]),
-                          "wins": values.gt(values[baseline], axis=0).sum(),
-                          "n_seeds": values.count()})
-    table["exceeds_spread"] = table["delta"].abs() > table["spread"]
-    return table.rename_axis(by)
 
 
 def warmup_divergence(epochs: pd.DataFrame, warmups: Mapping[str, float], columns: Sequence[str],

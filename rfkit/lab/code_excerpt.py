@@ -36,6 +36,6 @@ def source_excerpt(obj: object, start: str | None = None, stop: str | None = Non
     if not header:
         return code
     path = Path(inspect.getsourcefile(obj)).resolve()
-    package_root = Path(__file__).resolve().parents[1]
+    package_root = Path(__file__).resolve().parents[2]
     shown = path.relative_to(package_root).as_posix() if path.is_relative_to(package_root) else path.name
     return f"# {shown}, lines {first_line + begin}-{first_line + end}\n{code}"

@@ -1,11 +1,11 @@
-"""rfkit.analysis: endpoint errors, projected paths, steps and solvers, timing, sampling overrides, reflow."""
+"""rfkit.lab.flow_probes: endpoint errors, projected paths, steps and solvers, timing, sampling overrides, reflow."""
 import pytest
 import torch
 from sklearn.decomposition import PCA
 
 from rfkit import RFEmbeddingGenerator
-from rfkit.analysis import (EVALS_PER_STEP, compare_flows, endpoint_error, probe_configs, project_trajectory,
-                            reflow, rf_inputs, sampling, score_settings, steps_and_solvers, time_generate)
+from rfkit.lab.flow_probes import (EVALS_PER_STEP, compare_flows, endpoint_error, probe_configs, project_trajectory,
+                            reflow, rf_inputs, score_settings, steps_and_solvers, time_generate)
 from rfkit.generator import SOLVERS
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
@@ -107,30 +107,35 @@ def test_rf_inputs_shapes_and_refusal(tiny, trained):
         rf_inputs(MultimodalGCN({"embedding_dim": 16}, tiny))
 
 
-def test_sampling_overrides_the_forward_pass_and_restores_everything(tiny, trained):
+def test_score_all_sampling_overrides_change_nothing_on_the_model(tiny, trained):
     generator = trained.rf_generator
     inputs = rf_inputs(trained)
     noise = torch.randn_like(inputs.start_noise)
-    expected = RFEmbeddingGenerator.generate(generator, inputs.conditions, 3, start_noise=noise, solver="heun",
-                                             user_prior=inputs.user_prior)
-    with sampling(trained, 3, "heun", inputs.user_prior, noise):
-        assert generator.sampling_steps == 3 and trained.rf_start_noise is noise
-        assert torch.equal(generator.generate(inputs.conditions, start_noise=trained.rf_start_noise), expected)
+    generated = generator.generate(inputs.conditions, 3, start_noise=noise, solver="heun", user_prior=inputs.user_prior)
+    mixed = generator.mix_embeddings(inputs.targets, generated, training=False) + torch.stack(inputs.conditions).mean(0)
+    expected = mixed[:tiny.n_users] @ mixed[tiny.n_users:].T
+    state = {k: v.clone() for k, v in trained.state_dict().items() if torch.is_tensor(v)}
+    scores = trained.score_all(n_steps=3, solver="heun", start_noise=noise, inference_prior=True)
+    assert torch.allclose(scores, expected, atol=1e-5)
+    assert not torch.allclose(scores, trained.score_all(), atol=1e-4)
     assert "generate" not in vars(generator) and generator.sampling_steps == 10
     assert torch.equal(trained.rf_start_noise, inputs.start_noise)
+    assert all(torch.equal(v, trained.state_dict()[k]) for k, v in state.items())
     assert score_settings(trained, tiny, [{}]).iloc[0].to_dict() == \
         score_settings(trained, tiny, [{"n_steps": 10, "solver": "euler"}]).drop(columns=["n_steps", "solver"]).iloc[0].to_dict()
+    with pytest.raises(ValueError, match="unknown sampling override"):
+        trained.score_all(steps=3)
 
 
 def test_score_settings_rows_and_the_prior_identity_at_scale_zero(tiny, trained):
     inputs = rf_inputs(trained)
-    table = score_settings(trained, tiny, [{"n_steps": 1}, {"n_steps": 1, "user_prior": inputs.user_prior}])
+    table = score_settings(trained, tiny, [{"n_steps": 1}, {"n_steps": 1, "inference_prior": True}])
     assert list(table.inference_prior) == [False, True]
     assert {"valid_ndcg@20", "test_recall@20", "n_steps"} <= set(table.columns)
     saved = trained.rf_generator.user_guidance_scale
     trained.rf_generator.user_guidance_scale = 0.0
     try:
-        zero = score_settings(trained, tiny, [{}, {"user_prior": inputs.user_prior}])
+        zero = score_settings(trained, tiny, [{}, {"inference_prior": True}])
     finally:
         trained.rf_generator.user_guidance_scale = saved
     metrics = [c for c in zero.columns if "@" in c]

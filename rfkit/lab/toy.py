@@ -14,7 +14,7 @@ import torch
 from sklearn.datasets import make_moons
 from torch import Tensor
 
-from .generator import RFEmbeddingGenerator
+from rfkit.generator import RFEmbeddingGenerator
 
 
 def two_moons(n: int, seed: int, noise: float = 0.06) -> Tensor:

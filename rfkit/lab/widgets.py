@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from rfkit.data.dataset import Dataset
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.plots import plot_metric_bars
+from rfkit.lab.plots import plot_metric_bars
 
 SHOWN_METRICS = ("valid_ndcg@20", "valid_recall@20", "test_ndcg@20", "test_recall@20")
 
@@ -143,7 +143,7 @@ def trajectory_frame(projected, t: float):
     """The grid point of a projected trajectory nearest to time `t`: (index, its time, its points).
 
     `projected` has shape (n_points, rows, 2) on a uniform time grid over [0, 1] (e.g.
-    `rfkit.analysis.project_trajectory`); `t` is clipped to [0, 1].
+    `rfkit.lab.flow_probes.project_trajectory`); `t` is clipped to [0, 1].
     """
     if projected.ndim != 3 or projected.shape[0] < 2:
         raise ValueError(f"projected must have shape (n_points >= 2, rows, 2), got {tuple(projected.shape)}")

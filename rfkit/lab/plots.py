@@ -132,13 +132,15 @@ def plot_bucket_bars(table: pd.DataFrame, ax: Axes, metric: str, hue: str = "var
     return ax
 
 
-def plot_delta_lines(deltas: pd.DataFrame, ax: Axes, x: str, hue: str = "bucket", y: str = "delta",
-                     err: str = "delta_std", palette: Mapping[str, str] | None = None,
+def plot_delta_lines(deltas: pd.DataFrame, ax: Axes, x: str, hue: str = "bucket",
+                     palette: Mapping[str, str] | None = None,
                      ylabel: str = "treatment - baseline", title: str | None = None,
                      dodge: float = 0.015) -> Axes:
-    """One line per ``hue`` value of ``y`` against ``x`` with ±``err`` error bars, and a dashed
-    zero line: above it the treatment wins. E.g. `rfkit.longtail.paired_deltas` output. Lines are
-    shifted sideways by ``dodge`` (a share of the x range) each, so their error bars stay apart."""
+    """One line per ``hue`` value of the paired difference ``delta`` against ``x``, with its 95%
+    interval (``ci_low`` .. ``ci_high``) as error bars, and a dashed zero line: above it the
+    treatment wins; a bar that crosses it is within noise. E.g. `rfkit.stats.paired_differences`
+    output. Lines are shifted sideways by ``dodge`` (a share of the x range) each, so their error
+    bars stay apart."""
     if deltas.empty:
         raise ValueError("deltas is empty: nothing to draw")
     groups = list(deltas.groupby(hue, sort=False))
@@ -146,7 +148,8 @@ def plot_delta_lines(deltas: pd.DataFrame, ax: Axes, x: str, hue: str = "bucket"
     for i, (name, group) in enumerate(groups):
         group = group.sort_values(x)
         shift = dodge * span * (i - (len(groups) - 1) / 2)  # side by side, so error bars don't overlap
-        ax.errorbar(group[x] + shift, group[y], yerr=group[err].fillna(0), marker="o", capsize=4,
+        errors = [(group["delta"] - group["ci_low"]).fillna(0), (group["ci_high"] - group["delta"]).fillna(0)]
+        ax.errorbar(group[x] + shift, group["delta"], yerr=errors, marker="o", capsize=4,
                     label=str(name), color=(palette or {}).get(name))
     ax.axhline(0.0, color="0.4", ls="--", lw=1)
     ax.set(xlabel=x, ylabel=ylabel)
@@ -181,7 +184,7 @@ def plot_epoch_curves(epochs: pd.DataFrame, ax: Axes, y: str, hue: str = "varian
                       palette: Mapping[str, str] | None = None, title: str | None = None,
                       ylabel: str | None = None) -> Axes:
     """Per-epoch curves of column `y` from a tidy history (columns ``epoch``, `hue`, `y`; e.g.
-    `rfkit.histories.Histories.epochs`): one line per `hue` value, the mean over its runs with a
+    `rfkit.lab.histories.Histories.epochs`): one line per `hue` value, the mean over its runs with a
     ±std band where there are several. Rows where `y` is NaN (e.g. rf_loss without RF) are skipped.
 
     `warmups` maps `hue` values to their warmup length W: a dashed line in that curve's colour at

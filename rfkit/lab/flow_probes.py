@@ -9,11 +9,9 @@ choose the settings and plot.
 from __future__ import annotations
 
 import copy
-import functools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +25,8 @@ from rfkit.data.dataset import Dataset
 from rfkit.generator import RFEmbeddingGenerator, straightness
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.train import train
+from rfkit.runner import records, train_many
+from rfkit.train import TrainResult
 
 # Velocity-net evaluations per step of each solver (SOLVERS in rfkit.generator.solvers).
 EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2}
@@ -64,7 +63,7 @@ def rf_inputs(model: MultimodalGCN) -> RFInputs:
     try:
         user_id, item_id = model.id_encoder()
         conditions = model.modality_conditions()
-        prior = model._user_prior(conditions)
+        prior = model.user_prior(conditions)
     finally:
         model.train(was_training)
     return RFInputs(torch.cat([user_id, item_id]), conditions, prior, model.rf_start_noise.clone(),
@@ -164,42 +163,19 @@ def time_generate(generator: RFEmbeddingGenerator, conditions: Sequence[Tensor],
     return pd.DataFrame(rows)
 
 
-@contextmanager
-def sampling(model: MultimodalGCN, n_steps: int | None = None, solver: str = "euler",
-             user_prior: Tensor | None = None, start_noise: Tensor | None = None) -> Iterator[None]:
-    """Within the block, the model's generator samples with these settings (no retraining).
-
-    `n_steps` replaces `sampling_steps`; `solver` and `user_prior` become defaults of the
-    generator's `generate`, so the model's own forward pass (and `score_all`) uses them;
-    `start_noise` replaces the model's fixed evaluation noise.
-    """
-    generator = model.rf_generator
-    saved_steps, saved_noise = generator.sampling_steps, model.rf_start_noise
-    if n_steps is not None:
-        generator.sampling_steps = n_steps
-    if start_noise is not None:
-        model.rf_start_noise = start_noise
-    generator.generate = functools.partial(type(generator).generate, generator, solver=solver,
-                                           user_prior=user_prior)
-    try:
-        yield
-    finally:
-        del generator.generate
-        generator.sampling_steps, model.rf_start_noise = saved_steps, saved_noise
-
-
 def score_settings(model: MultimodalGCN, dataset: Dataset, settings: Sequence[Mapping[str, Any]],
                    ks: Sequence[int] = (20,)) -> pd.DataFrame:
-    """Valid and test metrics of one trained model under each sampling setting (see `sampling`).
+    """Valid and test metrics of one trained model under each sampling setting, no retraining.
 
-    One row per setting, in order, with its steps and solver (when set) and ``inference_prior``.
+    A setting holds `MultimodalGCN.score_all`'s sampling overrides (``n_steps``, ``solver``,
+    ``start_noise``, ``inference_prior``). One row per setting, in order, with its steps and
+    solver (when set) and ``inference_prior``.
     """
     rows = []
     for setting in settings:
-        with sampling(model, **setting):
-            metrics = split_metrics(model.score_all(), dataset, ks)
-        rows.append({**{k: v for k, v in setting.items() if k not in ("user_prior", "start_noise")},
-                     "inference_prior": setting.get("user_prior") is not None, **metrics})
+        metrics = split_metrics(model.score_all(**setting), dataset, ks)
+        rows.append({**{k: v for k, v in setting.items() if k not in ("inference_prior", "start_noise")},
+                     "inference_prior": bool(setting.get("inference_prior", False)), **metrics})
     return pd.DataFrame(rows)
 
 
@@ -229,40 +205,26 @@ def reflow(generator: RFEmbeddingGenerator, conditions: Sequence[Tensor], steps:
     return flow, losses
 
 
-def train_and_probe(config: Mapping[str, Any], seed: int, dataset: Dataset,
-                    train_options: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Train one RF configuration, then score it with and without the user prior at inference.
+def probe_measure(model: MultimodalGCN, result: TrainResult, dataset: Dataset) -> list[dict[str, Any]]:
+    """A `rfkit.runner` measure: score a trained RF model without and with the user prior at inference.
 
-    Two rows (``inference_prior`` False / True), each with the configuration, valid/test
-    NDCG@20 and Recall@20 of the mixed model and the endpoint error of the generated embeddings
-    (from the model's fixed start noise, its own sampling steps). Single-threaded, so it can run
-    on a process pool (see `rfkit.experiments.process_pool`).
+    Two rows (``inference_prior`` False / True), each with the best epoch, valid/test NDCG@20 and
+    Recall@20 of the mixed model and the endpoint error of the generated embeddings (from the
+    model's fixed start noise, its own sampling steps).
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        model = MultimodalGCN({**config, "seed": seed}, dataset)
-        result = train(model, dataset, seed=seed, progress=False, **train_options)
-        inputs = rf_inputs(model)
-        rows = []
-        for prior in (None, inputs.user_prior):
-            generated = model.rf_generator.generate(inputs.conditions, start_noise=inputs.start_noise,
-                                                    user_prior=prior)
-            scored = score_settings(model, dataset, [{"user_prior": prior}]).iloc[0].to_dict()
-            rows.append({**config, "seed": seed, "best_epoch": result.best_epoch, **scored,
-                         **endpoint_error(generated, inputs.targets)})
-        return rows
-    finally:
-        torch.set_num_threads(threads)
+    inputs = rf_inputs(model)
+    rows = []
+    for use_prior in (False, True):
+        generated = model.rf_generator.generate(inputs.conditions, start_noise=inputs.start_noise,
+                                                user_prior=inputs.user_prior if use_prior else None)
+        scored = score_settings(model, dataset, [{"inference_prior": use_prior}]).iloc[0].to_dict()
+        rows.append({"best_epoch": result.best_epoch, **scored, **endpoint_error(generated, inputs.targets)})
+    return rows
 
 
 def probe_configs(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], dataset: Dataset,
                   executor: Executor | None = None, **train_options: Any) -> pd.DataFrame:
-    """`train_and_probe` for every named config and seed (on `executor` if given); a `variant` column names the config."""
-    jobs = [(name, config, seed) for name, config in configs.items() for seed in seeds]
-    if executor is None:
-        results = [train_and_probe(config, seed, dataset, train_options) for _, config, seed in jobs]
-    else:
-        futures = [executor.submit(train_and_probe, config, seed, dataset, train_options) for _, config, seed in jobs]
-        results = [future.result() for future in futures]
-    return pd.DataFrame([{"variant": name, **row} for (name, _, _), rows in zip(jobs, results) for row in rows])
+    """Train every named config with every seed (on `executor` if given) and apply `probe_measure`;
+    a `variant` column names the config, the config's keys are columns too."""
+    results = train_many(configs, seeds, dataset, train_options, probe_measure, executor, progress=False)
+    return pd.DataFrame([{"variant": row["variant"], **configs[row["variant"]], **row} for row in records(results)])

@@ -1,0 +1,102 @@
+"""A notebook's set-up in one call: seeds, training budget, data, a process pool and the record.
+
+Every experiment notebook starts with
+
+    lab = start("01_integration", QUICK, SEED, OUTPUT_DIR, FIGURES_DIR, n_seeds=N_SEEDS, DATASET=DATASET)
+    dataset = lab.dataset(DATASET)
+
+and ends with ``lab.finish(conclusions=..., **numbers)``. QUICK runs use the tiny synthetic preset
+and the quick budget of `rfkit.config.training_options` (seconds); full runs use the chosen dataset
+and the full budget. Several trainings run side by side with ``with lab.pool() as pool:``, each
+single-threaded, and the pool is shut down even when a cell fails.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import seaborn as sns
+import torch
+
+from rfkit.config import training_options
+from rfkit.data import Dataset, load
+from rfkit.lab.record import RunRecord
+
+
+def load_dataset(dataset: str, quick: bool, seed: int = 0) -> Dataset:
+    """The tiny synthetic preset in quick mode, else `dataset` (a source name or an MMRec folder)."""
+    if quick:
+        return load("synthetic", preset="tiny", seed=seed)
+    if dataset in ("movielens", "synthetic"):
+        return load(dataset, seed=seed)
+    return load(dataset)
+
+
+@contextmanager
+def process_pool(workers: int | None = None) -> Iterator[Executor]:
+    """A spawn-based process pool with one worker per core (torch is not fork-safe), shut down on exit."""
+    pool = ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+@dataclass
+class Lab:
+    """What a notebook needs after its parameters cell."""
+
+    quick: bool
+    seeds: list[int]
+    training: dict[str, Any]
+    record: RunRecord
+    started: float = field(default_factory=time.time)
+
+    def dataset(self, name: str, seed: int | None = None) -> Dataset:
+        """`load_dataset` at this run's budget, printing what was loaded."""
+        data = load_dataset(name, self.quick, self.seeds[0] if seed is None else seed)
+        print(f"{data.name}: {data.n_users} users, {data.n_items} items, {data.matrix('train').nnz} training "
+              f"interactions, modalities {sorted(data.features)}")
+        return data
+
+    @contextmanager
+    def pool(self) -> Iterator[Executor | None]:
+        """A process pool in full runs; None (train in this process) in quick runs."""
+        if self.quick:
+            yield None
+            return
+        with process_pool() as pool:
+            yield pool
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+    def finish(self, **numbers: Any) -> Path:
+        """Record the final numbers and the run time, write results.json and say where."""
+        self.record.record(**numbers, runtime_s=self.elapsed())
+        path = self.record.write()
+        print(f"runtime {self.elapsed():.0f} s; wrote {path}")
+        return path
+
+
+def start(notebook: str, quick: bool, seed: int, output_dir: str | Path, figures_dir: str | Path,
+          n_seeds: int | None = None, **parameters: Any) -> Lab:
+    """Set up a notebook run: one thread for torch (small models run faster on one, and pool
+    workers do the same, so numbers match), the plot theme, seeds ``seed, seed + 1, ...`` (3 in
+    full runs, 2 in quick runs unless `n_seeds`), the training budget and the results record."""
+    torch.set_num_threads(1)
+    sns.set_theme(style="whitegrid", context="notebook")
+    n_seeds = n_seeds or (2 if quick else 3)
+    seeds = [seed + i for i in range(n_seeds)]
+    training = training_options(quick)
+    record = RunRecord(notebook, dict(QUICK=quick, SEED=seed, SEEDS=seeds, TRAINING=training, **parameters),
+                       output_dir, figures_dir)
+    print(f"{notebook}: {'quick' if quick else 'full'} run, seeds {seeds}, training {training}")
+    return Lab(quick, seeds, training, record)

@@ -1,0 +1,101 @@
+"""The one job runner: train one configuration on one seed, and map that over many jobs.
+
+`train_one` builds a `MultimodalGCN` from a config, trains it single-threaded (so its numbers do
+not depend on where it ran) and hands the trained model to a `measure` function that turns it
+into records. `run_jobs` maps any function over jobs on any `concurrent.futures.Executor` (a
+local process pool, or a Dask cluster's `client.get_executor()`), in job order, with a progress
+bar. Sweeps, histories, long-tail buckets and flow probes are all `train_one` plus a measure.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from rfkit.data.dataset import Dataset
+from rfkit.models import MultimodalGCN
+from rfkit.train import TrainResult, train
+
+Measure = Callable[[MultimodalGCN, TrainResult, Dataset], Any]
+
+
+def run_summary(model: MultimodalGCN, result: TrainResult, dataset: Dataset | None = None) -> dict[str, Any]:
+    """One record of a finished run: best and last epochs, time, and the metrics at the best
+    validation epoch (``valid_*``, ``test_*``)."""
+    history = result.history
+    return {"best_epoch": result.best_epoch, "epochs_run": len(history),
+            "train_seconds": float(history["seconds"].sum()),
+            "rf_seconds": float(history["rf_seconds"].sum()),
+            **{f"valid_{k}": v for k, v in result.best_valid.items()},
+            **{f"test_{k}": v for k, v in result.test_at_best.items()}}
+
+
+def train_one(config: Mapping[str, Any], seed: int, dataset: Dataset, train_options: Mapping[str, Any],
+              measure: Measure = run_summary) -> Any:
+    """Train `config` with `seed` on one thread; return ``measure(model, result, dataset)``.
+
+    `train_options` go to `rfkit.train.train` (epochs, patience, batch_size, ...).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = MultimodalGCN({**config, "seed": seed}, dataset)
+        result = train(model, dataset, seed=seed, progress=False, **train_options)
+        return measure(model, result, dataset)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_jobs(function: Callable[..., Any], jobs: Sequence[Mapping[str, Any]], executor: Executor | None = None,
+             progress: bool = True, desc: str = "jobs") -> list[Any]:
+    """``function(**job)`` for every job, on `executor` if given (else here, in order).
+
+    Results come back in job order whatever order the executor finished them in. With an
+    executor, `function` and the jobs must be picklable (module-level functions, plain data).
+    """
+    bar = tqdm(total=len(jobs), disable=not progress, desc=desc)
+    try:
+        if executor is None:
+            results = []
+            for job in jobs:
+                results.append(function(**job))
+                bar.update()
+            return results
+        futures = [executor.submit(function, **job) for job in jobs]
+        for future in futures:
+            future.add_done_callback(lambda _: bar.update())
+        return [future.result() for future in futures]
+    finally:
+        bar.close()
+
+
+def config_seed_jobs(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int]) -> list[tuple[str, Mapping, int]]:
+    """(name, config, seed) for every named config and seed, in config then seed order."""
+    if not isinstance(configs, Mapping) or not configs:
+        raise ValueError("configs must be a non-empty mapping of name -> config")
+    if len(seeds) == 0:
+        raise ValueError("seeds must name at least one seed")
+    return [(name, config, seed) for name, config in configs.items() for seed in seeds]
+
+
+def train_many(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], dataset: Dataset,
+               train_options: Mapping[str, Any], measure: Measure = run_summary,
+               executor: Executor | None = None, progress: bool = True) -> list[tuple[str, int, Any]]:
+    """`train_one` for every named config and seed; (name, seed, measured) in config then seed order."""
+    jobs = config_seed_jobs(configs, seeds)
+    results = run_jobs(train_one, [dict(config=config, seed=seed, dataset=dataset, train_options=train_options,
+                                        measure=measure) for _, config, seed in jobs],
+                       executor, progress, desc="train")
+    return [(name, seed, measured) for (name, _, seed), measured in zip(jobs, results)]
+
+
+def records(results: Iterable[tuple[str, int, Any]], name_column: str = "variant") -> list[dict[str, Any]]:
+    """Flatten `train_many` output whose measure returned a record or a list of records."""
+    rows = []
+    for name, seed, measured in results:
+        for row in measured if isinstance(measured, list) else [measured]:
+            rows.append({name_column: name, "seed": seed, **row})
+    return rows
