@@ -1,0 +1,1 @@
+"""What each notebook's quick run must have found: one module per notebook, `check(payload)`."""
