@@ -1,9 +1,11 @@
 """``python -m rfkit``: ``report`` runs the notebooks into an HTML report; ``train`` compares the
-multimodal backbone with and without RF on one dataset."""
+multimodal backbone with and without RF on one dataset; ``readme`` regenerates README.md's measured
+blocks from the result files."""
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -12,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from rfkit import config
+from rfkit import config, readme
 from rfkit.data import Dataset, load
 from rfkit.models import MultimodalGCN
 from rfkit.report import run_reports, summary_table
@@ -32,7 +34,20 @@ def _report(args: argparse.Namespace) -> int:
         if report.error:
             print(f"\n{report.name} failed at {report.error}", file=sys.stderr)
     print(f"\nreport: {Path(args.output) / 'index.html'}")
+    if args.figures is not None and not args.quick:
+        publish_results(reports, Path(args.figures))
     return int(any(r.status == "failed" for r in reports))
+
+
+def publish_results(reports: Sequence[Any], figures_dir: Path) -> None:
+    """Copy each successful full run's results.json next to its figures and refresh the README's
+    measured block from them (the README then quotes what the code computed)."""
+    for report in reports:
+        if report.status == "ok":
+            shutil.copyfile(report.output_dir / "results.json", figures_dir / report.name / "results.json")
+    readme_path = Path("README.md")
+    if readme_path.is_file() and readme.refresh(readme_path, figures_dir):
+        print(f"{readme_path}: measured block updated from {figures_dir}/*/results.json")
 
 
 def read_config(path: str | None) -> dict[str, Any]:
@@ -86,6 +101,13 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _readme(args: argparse.Namespace) -> int:
+    changed = readme.refresh(args.readme, args.figures, args.benchmarks)
+    print(f"{args.readme}: {'updated' if changed else 'already up to date'} from {args.figures}/*/results.json "
+          f"and {args.benchmarks}/*.json")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -125,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write metrics and per-epoch history here")
     training.add_argument("--no-progress", action="store_true", help="hide progress bars")
     training.set_defaults(handler=_train)
+    refresh = commands.add_parser("readme", help="regenerate README.md's measured and benchmark blocks")
+    refresh.add_argument("--readme", type=Path, default=Path("README.md"), help="default: README.md")
+    refresh.add_argument("--figures", type=Path, default=Path("figures"),
+                         help="folder of <notebook>/results.json files (default: figures)")
+    refresh.add_argument("--benchmarks", type=Path, default=Path("benchmarks/results"),
+                         help="folder of benchmark result files (default: benchmarks/results)")
+    refresh.set_defaults(handler=_readme)
     return parser
 
 

@@ -1,0 +1,130 @@
+"""The README's measured sections, generated from result files instead of typed by hand.
+
+Two marked blocks of README.md are written here and nowhere else:
+
+- ``measured``: per notebook, the conclusions its full run computed (``figures/<notebook>/results.json``,
+  left there by ``make report``), with its run time and what produced it;
+- ``benchmarks``: the tables the benchmarks wrote (``benchmarks/results/*.json``, by ``make bench``),
+  each with its machine line.
+
+``python -m rfkit readme`` (and a full ``python -m rfkit report --figures figures``) refreshes them;
+a test fails when the README's blocks differ from what the committed files give.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+BLOCKS = ("measured", "benchmarks")
+
+
+def _marker(name: str, end: bool = False) -> str:
+    return f"<!-- {'END' if end else 'BEGIN'} GENERATED: {name} (python -m rfkit readme; do not edit) -->"
+
+
+def _results(figures_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    return [(path.parent.name, json.loads(path.read_text())) for path in sorted(figures_dir.glob("*/results.json"))]
+
+
+def _sentences(results: Mapping[str, Any]) -> list[str]:
+    for key in ("conclusions", "verdicts"):
+        if isinstance(results.get(key), list):
+            return [str(s) for s in results[key]]
+    return []
+
+
+def _provenance_line(payload: Mapping[str, Any]) -> str:
+    source = payload.get("provenance") or {}
+    parts = [f"commit {str(source['commit'])[:7]}" if source.get("commit") else None,
+             source.get("cpu"), f"torch {source['torch']}" if source.get("torch") else None,
+             f"device {source['device']}" if source.get("device") else None]
+    return ", ".join(p for p in parts if p)
+
+
+def measured_block(figures_dir: str | Path, root: str | Path = ".") -> str:
+    """Markdown of every notebook's computed conclusions, from ``figures/*/results.json``."""
+    figures_dir, root = Path(figures_dir), Path(root)
+    found = _results(figures_dir)
+    if not found:
+        return "No full-run results yet: run `make report`."
+    lines = []
+    for name, payload in found:
+        results = payload.get("results", {})
+        runtime = results.get("runtime_s")
+        made = _provenance_line(payload)
+        lines.append(f"**{name}**" + (f" ({runtime / 60:.1f} min" if runtime else " (") + (f"; {made})" if made else ")"))
+        lines.append("")
+        lines += [f"- {sentence}" for sentence in _sentences(results)] or ["- (no conclusions recorded)"]
+        figures = payload.get("figures", {})
+        if figures:
+            first = Path(next(iter(figures.values()))).name
+            lines += ["", f"![{name}]({(figures_dir.resolve() / name / first).relative_to(root.resolve()).as_posix()})"]
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        return "" if value is None else str(value)
+    return (["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+            + ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows])
+
+
+def benchmarks_block(results_dir: str | Path) -> str:
+    """Markdown of every benchmark result file: title, machine line, table(s), notes."""
+    files = sorted(Path(results_dir).glob("*.json"))
+    if not files:
+        return "No benchmark results yet: run `make bench`."
+    lines = []
+    for path in files:
+        bench = json.loads(path.read_text())
+        lines += [f"**{bench.get('title', path.stem)}** (`{path.parent.name}/{path.name}`)", "",
+                  f"Machine: {bench.get('machine', 'unknown')}", ""]
+        tables = bench.get("tables") or {"": bench.get("table", [])}
+        for caption, rows in tables.items():
+            if caption:
+                lines += [f"*{caption}*", ""]
+            lines += _table(rows) + [""]
+        lines += [f"- {note}" for note in bench.get("notes", [])] + [""]
+    return "\n".join(lines).rstrip()
+
+
+def render(figures_dir: str | Path = "figures", bench_dir: str | Path = "benchmarks/results",
+           root: str | Path = ".") -> dict[str, str]:
+    """The generated blocks, by name."""
+    return {"measured": measured_block(figures_dir, root), "benchmarks": benchmarks_block(bench_dir)}
+
+
+def blocks_in(text: str) -> dict[str, str]:
+    """The current content of each generated block of a README text."""
+    found = {}
+    for name in BLOCKS:
+        match = re.search(re.escape(_marker(name)) + r"\n(.*?)\n" + re.escape(_marker(name, end=True)), text, re.S)
+        if match is None:
+            raise ValueError(f"README has no block {name!r}: add the lines {_marker(name)!r} and "
+                             f"{_marker(name, end=True)!r}")
+        found[name] = match.group(1)
+    return found
+
+
+def refresh(readme: str | Path = "README.md", figures_dir: str | Path = "figures",
+            bench_dir: str | Path = "benchmarks/results") -> bool:
+    """Rewrite the README's generated blocks from the result files; True if anything changed."""
+    readme = Path(readme)
+    text = original = readme.read_text()
+    blocks_in(text)  # every block must exist before anything is written
+    for name, content in render(figures_dir, bench_dir, readme.parent).items():
+        pattern = re.escape(_marker(name)) + r"\n.*?\n" + re.escape(_marker(name, end=True))
+        text = re.sub(pattern, lambda _: f"{_marker(name)}\n{content}\n{_marker(name, end=True)}", text, flags=re.S)
+    if text != original:
+        readme.write_text(text)
+    return text != original

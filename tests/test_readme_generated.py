@@ -1,0 +1,56 @@
+"""The README's measured numbers come from the committed result files, never typed by hand."""
+import json
+from pathlib import Path
+
+import pytest
+
+from rfkit import readme
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_blocks_match_the_committed_results():
+    current = readme.blocks_in((ROOT / "README.md").read_text())
+    expected = readme.render(ROOT / "figures", ROOT / "benchmarks" / "results", ROOT)
+    for name in readme.BLOCKS:
+        assert current[name] == expected[name], (
+            f"README block {name!r} differs from the committed result files: run `python -m rfkit readme`")
+
+
+def fake_results(figures: Path) -> None:
+    folder = figures / "01_demo"
+    folder.mkdir(parents=True)
+    (folder / "curve.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    payload = {"notebook": "01_demo", "parameters": {}, "figures": {"curve": str(folder / "curve.png")},
+               "results": {"conclusions": ["RF changes test NDCG@20 by -0.0150 [-0.0200, -0.0100] (worse)."],
+                           "runtime_s": 90.0},
+               "provenance": {"commit": "abcdef123456", "cpu": "Some CPU", "torch": "2.13.0", "device": "cpu"}}
+    (folder / "results.json").write_text(json.dumps(payload))
+
+
+def test_refresh_rewrites_only_the_blocks(tmp_path):
+    fake_results(tmp_path / "figures")
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "overhead.json").write_text(json.dumps({"title": "RF overhead", "machine": "2 cores, AVX2",
+                                                     "table": [{"variant": "backbone", "s/epoch": 1.9}],
+                                                     "notes": ["RF adds 15%."]}))
+    path = tmp_path / "README.md"
+    markers = "\n".join(f"{readme._marker(n)}\nold {n}\n{readme._marker(n, end=True)}" for n in readme.BLOCKS)
+    path.write_text(f"# title\nhand-written prose\n{markers}\ntail\n")
+    assert readme.refresh(path, tmp_path / "figures", bench)
+    text = path.read_text()
+    assert text.startswith("# title\nhand-written prose\n") and text.endswith("tail\n") and "old" not in text
+    blocks = readme.blocks_in(text)
+    assert "RF changes test NDCG@20 by -0.0150 [-0.0200, -0.0100] (worse)." in blocks["measured"]
+    assert "1.5 min; commit abcdef1, Some CPU, torch 2.13.0, device cpu" in blocks["measured"]
+    assert "![01_demo](figures/01_demo/curve.png)" in blocks["measured"]
+    assert "Machine: 2 cores, AVX2" in blocks["benchmarks"] and "| backbone | 1.9 |" in blocks["benchmarks"]
+    assert not readme.refresh(path, tmp_path / "figures", bench)  # idempotent
+
+
+def test_missing_block_is_a_clear_error(tmp_path):
+    path = tmp_path / "README.md"
+    path.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="README has no block 'measured'"):
+        readme.refresh(path, tmp_path, tmp_path)
