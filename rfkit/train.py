@@ -3,11 +3,18 @@
 A model needs ``bpr_loss(users, pos, neg) -> Tensor`` and ``score_all() -> (n_users, n_items)``.
 If it has an ``rf_generator`` (the spec's plug-in), the trainer calls its ``set_epoch`` every
 epoch, keeps its parameters out of the host optimizer (the generator steps its own), and logs
-the model's ``last_rf_losses`` and ``rf_seconds``.
+the model's ``last_rf_losses`` (epoch means over the steps not marked ``last_rf_skipped``), the
+number of skipped RF steps and ``rf_seconds``.
+
+A run that fails while working (a non-finite host loss, or an error inside a training step or
+an evaluation, such as the generator giving up on a diverging flow) raises `TrainingDiverged`:
+it names the epoch, the batch and the likely cause, and carries the history so far, with the
+model restored to its best validated state.
 """
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,15 +30,48 @@ from rfkit.data.dataset import Dataset
 from rfkit.metrics import topk_metrics
 
 
+__all__ = ["TrainResult", "TrainingDiverged", "sample_negatives", "train"]
+
+
 @dataclass
 class TrainResult:
-    """Per-epoch history, the best validation epoch and the model restored to it."""
+    """Per-epoch history, the best validation epoch and the model restored to it.
+
+    The best fields are None only on a `TrainingDiverged` result that stopped before any
+    evaluation.
+    """
 
     history: pd.DataFrame
-    best_epoch: int
-    best_valid: dict[str, float]
-    test_at_best: dict[str, float]
+    best_epoch: int | None
+    best_valid: dict[str, float] | None
+    test_at_best: dict[str, float] | None
     model: nn.Module
+
+    @property
+    def epochs_run(self) -> int:
+        """Completed epochs (rows of the history)."""
+        return len(self.history)
+
+
+class TrainingDiverged(RuntimeError):
+    """Training stopped at `epoch` / `batch` (None: during evaluation) for `reason`.
+
+    `result` holds the history of the completed epochs and the best validated epoch so far;
+    its model is restored to that epoch's state. If no epoch was evaluated yet, the best fields
+    are None and the model is left as training stopped it (a lazily built RF generator has no
+    initial state to go back to).
+    """
+
+    def __init__(self, epoch: int, batch: int | None, reason: str, result: TrainResult) -> None:
+        where = f"batch {batch}" if batch is not None else "evaluation"
+        if result.best_epoch is None:
+            kept = ("No epoch had been evaluated, so there is no state to restore: the model is "
+                    "left as training stopped it")
+        else:
+            kept = f"The model is restored to its best validated epoch {result.best_epoch}"
+        super().__init__(f"training stopped at epoch {epoch}, {where}: {reason}. {kept}; the "
+                         f"history of the {result.epochs_run} completed epoch(s) is in .result")
+        self.epoch, self.batch, self.reason, self.result = epoch, batch, reason, result
 
 
 def sample_negatives(train: sp.csr_matrix, users: np.ndarray,
@@ -72,6 +112,18 @@ def _host_parameters(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if id(p) not in owned_by_rf]
 
 
+def _host_step(model: nn.Module, optimizer: torch.optim.Optimizer, users: torch.Tensor,
+               pos: torch.Tensor, neg: torch.Tensor) -> float:
+    """One BPR step; returns the loss. A non-finite loss is returned without stepping."""
+    loss = model.bpr_loss(users, pos, neg)
+    value = loss.item()
+    if math.isfinite(value):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return value
+
+
 def _check_arguments(epochs: int, batch_size: int, lr: float, patience: int, eval_every: int,
                      ks: Sequence[int], stop_metric: str) -> None:
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience),
@@ -107,31 +159,52 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     rf = getattr(model, "rf_generator", None)
     optimizer = torch.optim.Adam(_host_parameters(model), lr=lr)
     history, best, best_state, stale = [], None, None, 0
-
     bar = tqdm(range(epochs), disable=not progress, desc=f"train {type(model).__name__}")
+
+    def diverged(epoch: int, batch: int | None, reason: str) -> TrainingDiverged:
+        """The error to raise, after restoring the best state and packing the history so far."""
+        bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        result = TrainResult(pd.DataFrame(history), *(best or (None, None, None)), model)
+        return TrainingDiverged(epoch, batch, reason, result)
+
     for epoch in bar:
         if rf is not None:
             rf.set_epoch(epoch)
         model.train()
         start, rf_start = time.perf_counter(), getattr(model, "rf_seconds", 0.0)
         bpr, rf_losses = [], []
-        for users, pos, neg in _batches(matrices["train"], batch_size, rng):
-            loss = model.bpr_loss(users, pos, neg)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            bpr.append(loss.item())
+        for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng)):
+            try:
+                value = _host_step(model, optimizer, users, pos, neg)
+            except Exception as error:
+                raise diverged(epoch, batch, f"{type(error).__name__}: {error}") from error
+            if not math.isfinite(value):
+                raise diverged(epoch, batch, f"the host loss is {value}, the host learning rate "
+                                             f"{lr:g} is likely too high")
+            bpr.append(value)
             if rf is not None:
-                rf_losses.append(model.last_rf_losses)
-        rf_means = pd.DataFrame(rf_losses, columns=["rf_loss", "cl_loss"]).mean()
+                rf_losses.append({**model.last_rf_losses,
+                                  "skipped": getattr(model, "last_rf_skipped", False)})
+        rf_steps = pd.DataFrame(rf_losses, columns=["rf_loss", "cl_loss", "skipped"])
+        skipped = rf_steps["skipped"].astype(bool)
+        rf_means = rf_steps.loc[~skipped, ["rf_loss", "cl_loss"]].mean()
         row = {"epoch": epoch, "bpr_loss": float(np.mean(bpr)),
                "rf_loss": float(rf_means["rf_loss"]), "cl_loss": float(rf_means["cl_loss"]),
+               "rf_skipped_steps": int(skipped.sum()),
                "seconds": time.perf_counter() - start,
                "rf_seconds": getattr(model, "rf_seconds", 0.0) - rf_start}
 
         if (epoch + 1) % eval_every == 0 or epoch == epochs - 1:
             start = time.perf_counter()
-            scores = model.score_all()
+            try:
+                scores = model.score_all()
+            except Exception as error:
+                raise diverged(epoch, None, f"{type(error).__name__}: {error}") from error
+            if not torch.isfinite(scores).all():
+                raise diverged(epoch, None, f"the model's scores contain NaN or Inf, the host "
+                                            f"learning rate {lr:g} is likely too high")
             valid = topk_metrics(scores, matrices["train"], matrices["valid"], ks)
             test = topk_metrics(scores, matrices["train"], matrices["test"], ks)
             row.update({f"valid_{k}": v for k, v in valid.items()})

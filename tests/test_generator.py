@@ -1,4 +1,9 @@
-"""RFEmbeddingGenerator: analytic ODE checks, the objective, mixing, learning, reflow, checkpoints."""
+"""RFEmbeddingGenerator: analytic ODE checks, the objective, mixing, learning, reflow, checkpoints,
+divergence handling."""
+import copy
+import math
+import warnings
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -113,8 +118,8 @@ def test_guidance_terms_match_hand_computation():
 def test_total_loss_is_rf_plus_weighted_contrast():
     gen = make_gen(contrast_weight=0.7)
     out = gen.compute_loss_and_step(torch.randn(20, 4), [torch.randn(20, 2), torch.randn(20, 1)])
-    assert set(out) == {"rf_loss", "cl_loss", "total_loss"}
-    assert all(isinstance(v, float) for v in out.values())
+    assert set(out) == {"rf_loss", "cl_loss", "total_loss", "skipped"} and out["skipped"] is False
+    assert all(isinstance(out[k], float) for k in ("rf_loss", "cl_loss", "total_loss"))
     assert out["total_loss"] == pytest.approx(out["rf_loss"] + 0.7 * out["cl_loss"], rel=1e-5)
 
 
@@ -276,6 +281,8 @@ BAD_CONSTRUCTOR = [
     ({"embedding_dim": 8, "dropout": 1.0}, ValueError, "dropout"),
     ({"embedding_dim": 8, "contrast_temp": 0.0}, ValueError, "contrast_temp"),
     ({"embedding_dim": 8, "warmup_epochs": True}, TypeError, "warmup_epochs"),
+    ({"embedding_dim": 8, "max_skipped_steps": 0}, ValueError, "max_skipped_steps"),
+    ({"embedding_dim": 8, "max_grad_norm": 0.0}, ValueError, "max_grad_norm"),
 ]
 
 
@@ -299,6 +306,8 @@ BAD_CALLS = [
      ValueError, "user_prior"),
     ("rows", lambda g: g.compute_loss_and_step(torch.randn(6, 4), [torch.randn(5, 3)]), ValueError, "target_embeds"),
     ("width", lambda g: g.compute_loss_and_step(torch.randn(5, 5), [torch.randn(5, 3)]), ValueError, "embedding_dim"),
+    ("zero rows", lambda g: g.compute_loss_and_step(torch.randn(0, 4), [torch.randn(0, 3)]), ValueError,
+     "target_embeds has 0 rows"),
     ("cond width", lambda g: g.generate([torch.randn(5, 2)]), ValueError, "condition width"),
     ("cond rows", lambda g: g.generate([torch.randn(5, 2), torch.randn(4, 1)]), ValueError, "same number of rows"),
     ("empty", lambda g: g.generate([]), ValueError, "conditions must not be empty"),
@@ -381,3 +390,136 @@ def test_checkpoint_loads_into_a_fresh_host_model():
     expected = trained.rf.generate(conds, generator=torch.Generator().manual_seed(0))
     assert torch.equal(fresh.rf.generate(conds, generator=seed), expected)
     assert fresh.rf.current_epoch == 1 and fresh.rf.optimizer.state_dict()["state"]
+
+
+def test_reflow_training_keeps_the_flow_units():
+    """Fixed couplings are in the producing flow's units: the scale must not drift while training
+    on them, so 1-RF and 2-RF map the same noise to the same start point and the straightness of
+    their trajectories is measured in the same units."""
+    torch.manual_seed(0)
+    c = torch.randn(128, 3)
+    target = 5.0 * (c @ torch.randn(3, 4))  # an RMS far from the noise's 1
+    gen = make_gen(dropout=0.0)
+    for _ in range(20):
+        gen.compute_loss_and_step(target, [c])
+    z0, z1 = gen.reflow_pairs([c], n_steps=10, generator=torch.Generator().manual_seed(1))
+    assert abs(float(z1.pow(2).mean().sqrt()) / gen.scale() - 1) > 0.02  # z1 alone would move the scale
+    flow = copy.deepcopy(gen)
+    scale = flow.scale()
+    for _ in range(20):
+        assert not flow.compute_loss_and_step(z1, [c], fixed_noise=z0)["skipped"]
+    assert flow.scale() == scale == gen.scale()
+    noise = torch.randn(64, 4, generator=torch.Generator().manual_seed(2))
+    _, traj1 = gen.generate([c[:64]], n_steps=10, start_noise=noise, return_trajectory=True)
+    _, traj2 = flow.generate([c[:64]], n_steps=10, start_noise=noise, return_trajectory=True)
+    assert torch.equal(traj1[0], traj2[0])  # both start at noise * the same scale
+
+
+def _state(gen: RFEmbeddingGenerator) -> dict:
+    return copy.deepcopy(gen.state_dict())
+
+
+def _assert_same(a, b) -> None:
+    """Bit-identical nested state (tensors compared with torch.equal)."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _assert_same(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_same(x, y)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("normalize", [True, False], ids=["scale overflows", "loss overflows"])
+def test_non_finite_step_is_skipped_and_changes_nothing(normalize):
+    gen = make_gen(normalize_targets=normalize, max_skipped_steps=3)
+    c, target = torch.randn(16, 3), torch.randn(16, 4)
+    for _ in range(2):
+        gen.compute_loss_and_step(target, [c])  # the optimizer now has moments to protect
+    before = _state(gen)
+    huge = torch.full((16, 4), 1e30)  # finite, but its square is not
+    with pytest.warns(RuntimeWarning, match="skipped a step .* learning rate 0.001"):
+        out = gen.compute_loss_and_step(huge, [c])
+    assert out["skipped"] is True and set(out) == {"rf_loss", "cl_loss", "total_loss", "skipped"}
+    assert all(isinstance(out[k], float) for k in ("rf_loss", "cl_loss", "total_loss"))
+    assert normalize or not math.isfinite(out["total_loss"])
+    _assert_same(_state(gen), before)
+    assert all(p.grad is None for p in gen.net.parameters())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per generator: the next skip is silent
+        assert gen.compute_loss_and_step(huge, [c])["skipped"]
+        good = gen.compute_loss_and_step(target, [c])  # a good step resets the count
+        assert good["skipped"] is False and math.isfinite(good["total_loss"])
+        for _ in range(2):
+            assert gen.compute_loss_and_step(huge, [c])["skipped"]
+        after_skips = _state(gen)
+        with pytest.raises(RuntimeError, match=r"3 training steps in a row.*learning rate 0\.001.*"
+                                               r"rf_lr.*rf_warmup_epochs.*rf_max_grad_norm"):
+            gen.compute_loss_and_step(huge, [c])
+    _assert_same(_state(gen), after_skips)
+
+
+def test_absurd_learning_rate_keeps_parameters_finite_or_stops_with_advice():
+    torch.manual_seed(0)
+    c = torch.randn(64, 3)
+    target = c @ torch.randn(3, 4)
+    gen = RFEmbeddingGenerator(4, hidden_dim=32, learning_rate=1e6)
+    advice = r"learning rate 1e\+06.*lower rf_lr"
+    outcomes = []
+    with pytest.warns(RuntimeWarning, match="skipped"), pytest.raises(RuntimeError, match=advice):
+        for _ in range(30):
+            outcomes.append(gen.compute_loss_and_step(target, [c])["skipped"])
+            assert all(torch.isfinite(p).all() for p in gen.net.parameters())
+    assert outcomes == [False] + [True] * 9  # the 10th skip in a row (the default) stops it
+    try:
+        assert torch.isfinite(gen.generate([c])).all()
+    except RuntimeError as error:
+        assert "produced" in str(error) and "lower rf_lr" in str(error)
+
+
+def test_gradient_clipping_bounds_the_gradient_norm():
+    c, target = torch.randn(32, 3), 3 * torch.randn(32, 4)
+
+    def norm_after_step(**kw) -> float:
+        gen = make_gen(**kw)
+        torch.manual_seed(1)
+        assert not gen.compute_loss_and_step(target, [c])["skipped"]
+        return float(torch.nn.utils.get_total_norm([p.grad for p in gen.net.parameters()]))
+
+    assert norm_after_step() > 0.5
+    assert norm_after_step(max_grad_norm=0.1) == pytest.approx(0.1, rel=1e-4)
+    assert norm_after_step(max_grad_norm=1e9) == norm_after_step()  # above the norm: no effect
+
+
+def test_default_step_is_a_plain_adamw_step():
+    """Without clipping the step is the spec's: backward, AdamW step, same draws, same numbers."""
+    c, target, prior = torch.randn(32, 3), 3 * torch.randn(32, 4), torch.randn(32, 4)
+    gen = make_gen()
+    reference = copy.deepcopy(gen)
+    torch.manual_seed(3)
+    out = gen.compute_loss_and_step(target, [c], user_prior=prior)
+
+    torch.manual_seed(3)
+    x0 = torch.randn_like(target)
+    scale = float(target.pow(2).mean().sqrt())
+    t = torch.rand(32)
+    reference.net.train()
+    losses = reference.loss_terms(x0, target / scale, t, c, prior / scale)
+    losses["total_loss"].backward()
+    reference.optimizer.step()
+    assert out == {**{k: float(v.detach()) for k, v in losses.items()}, "skipped": False}
+    for mine, theirs in zip(gen.net.parameters(), reference.net.parameters()):
+        assert torch.equal(mine, theirs)
+    assert gen.scale() == scale
+
+
+def test_divergence_keys_come_from_config():
+    gen = RFEmbeddingGenerator.from_config({"rf_max_skipped_steps": 4, "rf_max_grad_norm": 2.5}, 8)
+    assert (gen.max_skipped_steps, gen.max_grad_norm) == (4, 2.5)
+    assert (RFEmbeddingGenerator(8).max_skipped_steps, RFEmbeddingGenerator(8).max_grad_norm) == (10, None)

@@ -1,4 +1,7 @@
-"""The trainer on real tiny data: models beat popularity, seeding, early stopping, RF warmup."""
+"""The trainer on real tiny data: models beat popularity, seeding, early stopping, RF warmup,
+divergence."""
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -7,7 +10,7 @@ import torch
 from rfkit.metrics import popularity_scores
 from rfkit.metrics import topk_metrics
 from rfkit.models import LightGCN, MultimodalGCN, bipartite_adjacency
-from rfkit.train import sample_negatives, train
+from rfkit.train import TrainingDiverged, sample_negatives, train
 
 # The spec's example YAML ratios (0.1 train, 0.2 inference), with a small net for speed.
 RF = {"use_rf": True, "rf_hidden_dim": 64, "rf_sampling_steps": 3, "rf_mix_ratio": 0.1,
@@ -39,6 +42,7 @@ def test_models_beat_popularity(tiny, popularity_recall, build, lr):
     history = result.history
     assert history["bpr_loss"].iloc[-1] < history["bpr_loss"].iloc[0]
     assert result.best_valid["recall@20"] == history["valid_recall@20"].max()
+    assert result.epochs_run == len(history) and (history["rf_skipped_steps"] == 0).all()
     # The returned model carries the best-validation weights.
     restored = topk_metrics(result.model.score_all(), tiny.matrix("train"), tiny.matrix("valid"))
     assert restored == result.best_valid
@@ -103,3 +107,54 @@ def test_negatives_avoid_training_items():
     with pytest.raises(ValueError, match="every item"):
         sample_negatives(sp.csr_matrix(np.ones((2, 3))), np.array([0, 1]),
                          np.random.default_rng(0))
+
+
+def _assert_restored_to_best(result, dataset) -> None:
+    """The model scores as it did at the best validated epoch, recorded in the history."""
+    restored = topk_metrics(result.model.score_all(), dataset.matrix("train"), dataset.matrix("valid"))
+    assert restored == result.best_valid
+    best_row = result.history.set_index("epoch").loc[result.best_epoch]
+    assert best_row["valid_recall@20"] == result.best_valid["recall@20"]
+
+
+def test_host_divergence_restores_the_best_model_and_keeps_the_history(tiny):
+    # Adam moves each weight by about lr per step, so a LightGCN's loss grows like lr^2 with the
+    # epochs; at this rate the L2 term overflows to inf after an epoch or more.
+    model = _lightgcn(tiny)
+    with pytest.raises(TrainingDiverged, match=r"epoch \d+, batch \d+: the host loss is inf, the host "
+                                               r"learning rate 2.5e\+16 is likely too high") as info:
+        train(model, tiny, epochs=20, lr=2.5e16, patience=20, **FAST)
+    error = info.value
+    result = error.result
+    assert isinstance(error, RuntimeError) and error.batch is not None and "learning rate" in error.reason
+    assert error.epoch >= 1 and result.epochs_run == error.epoch  # every completed epoch is kept
+    assert list(result.history["epoch"]) == list(range(error.epoch))
+    assert result.history["bpr_loss"].map(math.isfinite).all()
+    assert result.model is model and result.best_epoch == result.history["valid_recall@20"].idxmax()
+    _assert_restored_to_best(result, tiny)
+
+
+def test_divergence_before_any_evaluation_says_nothing_was_restored(tiny):
+    with pytest.raises(TrainingDiverged, match="No epoch had been evaluated") as info:
+        train(_lightgcn(tiny), tiny, epochs=3, lr=1e18, **FAST)
+    result = info.value.result
+    assert info.value.epoch == 0 and result.epochs_run == 0
+    assert (result.best_epoch, result.best_valid, result.test_at_best) == (None, None, None)
+
+
+def test_generator_failure_inside_an_epoch_stops_with_its_reason(tiny):
+    """rf_lr 1e6: the generator skips its non-finite steps, then gives up; the trainer names the
+    epoch and batch, keeps the RF loss of the good steps, and restores the best model."""
+    config = {"embedding_dim": 16, "rf_lr": 1e6, "rf_warmup_epochs": 1} | RF
+    model = MultimodalGCN(config, tiny)
+    with pytest.warns(RuntimeWarning, match="skipped a step"), \
+            pytest.raises(TrainingDiverged, match=r"epoch 1, batch \d+: RuntimeError: RF generator "
+                                                  r"diverged.*lower rf_lr") as info:
+        train(model, tiny, epochs=5, lr=0.01, **FAST)
+    error = info.value
+    assert isinstance(error.__cause__, RuntimeError) and "1e+06" in error.reason
+    history = error.result.history
+    assert error.result.epochs_run == 1 and error.result.best_epoch == 0
+    assert history.loc[0, "rf_skipped_steps"] > 0 and math.isfinite(history.loc[0, "rf_loss"])
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    _assert_restored_to_best(error.result, tiny)

@@ -16,13 +16,13 @@ def check_tensor(name: str, value: object, *, ndim: int = 2) -> Tensor:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(value.shape)}")
     if not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
-    bad = _count_non_finite(value)
+    bad = count_non_finite(value)
     if bad:
         raise ValueError(f"{name} contains {bad} NaN or Inf value(s)")
     return value
 
 
-def _count_non_finite(value: Tensor, block: int = 1 << 20) -> int:
+def count_non_finite(value: Tensor, block: int = 1 << 20) -> int:
     """NaN/Inf count, in blocks: isfinite on a whole table would cost several times its size."""
     flat = value.reshape(-1)
     return sum(int((~torch.isfinite(flat[i:i + block])).sum()) for i in range(0, flat.numel(), block))

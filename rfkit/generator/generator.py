@@ -3,17 +3,23 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .checks import check_conditions, check_number, check_rows, check_tensor
+from .checks import check_conditions, check_number, check_rows, check_tensor, count_non_finite
 from .config import arguments_from_config
 from .objective import cosine_guidance, info_nce, interpolate, prior_guidance
 from .solvers import SOLVERS, integrate
 from .velocity import VelocityNet
+
+
+DIVERGENCE_ADVICE = ("lower rf_lr, use rf_warmup_epochs (the spec's advice for early instability), "
+                     "or set rf_max_grad_norm (gradient clipping)")
 
 
 class RFEmbeddingGenerator(nn.Module):
@@ -29,6 +35,12 @@ class RFEmbeddingGenerator(nn.Module):
     `normalize_targets` (default) the flow runs in units of the targets' RMS, tracked as a moving
     average: host embeddings are often far smaller than the N(0, I) noise, and an unscaled flow
     then spends its capacity on the scale instead of the direction.
+
+    Divergence: a step whose loss or gradient is not finite is skipped, leaving parameters,
+    optimizer state and tracked scale unchanged (as PyTorch's GradScaler skips inf steps), with
+    one warning per generator; `max_skipped_steps` such steps in a row raise a RuntimeError that
+    names the learning rate and the remedies (so does `generate` if it yields NaN or Inf).
+    `max_grad_norm` (None: off, as in the spec) clips the gradient norm before each step.
     """
 
     RMS_MOMENTUM = 0.1
@@ -57,6 +69,8 @@ class RFEmbeddingGenerator(nn.Module):
         max_contrast_rows: int = 1024,
         max_train_rows: int | None = None,
         normalize_targets: bool = True,
+        max_skipped_steps: int = 10,
+        max_grad_norm: float | None = None,
     ):
         super().__init__()
         check_number("embedding_dim", embedding_dim, low=0, low_open=True, integer=True)
@@ -81,6 +95,9 @@ class RFEmbeddingGenerator(nn.Module):
         check_number("max_contrast_rows", max_contrast_rows, low=2, integer=True)
         if max_train_rows is not None:
             check_number("max_train_rows", max_train_rows, low=2, integer=True)
+        check_number("max_skipped_steps", max_skipped_steps, low=1, integer=True)
+        if max_grad_norm is not None:
+            check_number("max_grad_norm", max_grad_norm, low=0, low_open=True)
         for name, flag in (("gradient_checkpointing", gradient_checkpointing),
                            ("normalize_targets", normalize_targets)):
             if not isinstance(flag, bool):
@@ -106,6 +123,10 @@ class RFEmbeddingGenerator(nn.Module):
         self.max_contrast_rows = max_contrast_rows
         self.max_train_rows = max_train_rows
         self.normalize_targets = normalize_targets
+        self.max_skipped_steps = max_skipped_steps
+        self.max_grad_norm = max_grad_norm
+        self.skipped_in_a_row = 0  # consecutive non-finite steps, reset by every good step
+        self._warned_skip = False
         self.register_buffer("target_rms", torch.zeros(()))  # 0 until the first training step
         self.current_epoch = 0
         self.net: VelocityNet | None = None
@@ -158,11 +179,14 @@ class RFEmbeddingGenerator(nn.Module):
         epoch: int | None = None,
         *,
         fixed_noise: Tensor | None = None,
-    ) -> dict[str, float]:
-        """One optimizer step on the RF objective; returns rf_loss, cl_loss, total_loss.
+    ) -> dict[str, float | bool]:
+        """One optimizer step on the RF objective; returns rf_loss, cl_loss, total_loss, skipped.
 
         Inputs are detached here, so the host model's graph and parameters are untouched.
-        `fixed_noise` pins the noise end of each path (reflow trains on such fixed couplings).
+        `fixed_noise` pins the noise end of each path (reflow trains on such fixed couplings):
+        the pairs are in this generator's units (z1 divided by its current scale), so the tracked
+        scale does not move while training on them. A step with a non-finite loss or gradient is
+        skipped (`skipped: True`, nothing changes); see the class docstring.
         """
         if epoch is not None:
             self.set_epoch(epoch)
@@ -170,6 +194,8 @@ class RFEmbeddingGenerator(nn.Module):
         rows = conds[0].shape[0]
         x1 = check_tensor("target_embeds", target_embeds).detach()
         check_rows("target_embeds", x1, rows, self.embedding_dim)
+        if rows == 0:
+            raise ValueError("target_embeds has 0 rows: a training step needs at least one row")
         self._ensure_net(conds)
         c = torch.cat(conds, dim=1)
         x1 = self._same_place("target_embeds", x1)
@@ -183,10 +209,13 @@ class RFEmbeddingGenerator(nn.Module):
             x0 = self._same_place("fixed_noise", x0)
         else:
             x0 = torch.randn_like(x1)
+        # The scale is committed only if the step succeeds; fixed couplings keep the current one.
+        tracked = self.normalize_targets and fixed_noise is None
+        rms = self._tracked_rms(x1) if tracked else self.target_rms
         if self.normalize_targets:
-            self._track_rms(x1)
-            x1 = x1 / self.scale()
-            user_prior = None if user_prior is None else user_prior / self.scale()
+            scale = self._scale_of(rms)
+            x1 = x1 / scale
+            user_prior = None if user_prior is None else user_prior / scale
 
         if self.max_train_rows is not None and rows > self.max_train_rows:
             keep = torch.randperm(rows, device=x1.device)[: self.max_train_rows]
@@ -195,25 +224,59 @@ class RFEmbeddingGenerator(nn.Module):
             rows = self.max_train_rows
         t = torch.rand(rows, device=x1.device, dtype=x1.dtype)
         self.net.train()
-        losses = self.loss_terms(x0, x1, t, c, user_prior)
+        return self._step(self.loss_terms(x0, x1, t, c, user_prior), rms)
+
+    def _step(self, losses: dict[str, Tensor], rms: Tensor) -> dict[str, float | bool]:
+        """Backward, optional clipping, then the optimizer step and the new scale, unless
+        the loss, the gradient norm or the scale is not finite (then nothing changes)."""
         self.optimizer.zero_grad(set_to_none=True)
         losses["total_loss"].backward()
+        parameters = [p for p in self.net.parameters() if p.grad is not None]
+        if self.max_grad_norm is None:
+            grad_norm = torch.nn.utils.get_total_norm([p.grad for p in parameters])
+        else:
+            grad_norm = torch.nn.utils.clip_grad_norm_(parameters, self.max_grad_norm)
+        result = {k: float(v.detach()) for k, v in losses.items()}
+        finite = torch.isfinite(grad_norm) & torch.isfinite(rms)
+        if not (math.isfinite(result["total_loss"]) and bool(finite)):
+            self.optimizer.zero_grad(set_to_none=True)
+            self._skip(result)
+            return {**result, "skipped": True}
         self.optimizer.step()
-        return {k: float(v.detach()) for k, v in losses.items()}
+        self.target_rms.copy_(rms)
+        self.skipped_in_a_row = 0
+        return {**result, "skipped": False}
+
+    def _skip(self, losses: dict[str, float]) -> None:
+        """Count a skipped step; warn on the first, raise after max_skipped_steps in a row."""
+        self.skipped_in_a_row += 1
+        if self.skipped_in_a_row >= self.max_skipped_steps:
+            raise RuntimeError(
+                f"RF generator diverged: {self.skipped_in_a_row} training steps in a row had a "
+                f"non-finite loss or gradient (last rf_loss={losses['rf_loss']}, "
+                f"cl_loss={losses['cl_loss']}) at learning rate {self._lr():g}; {DIVERGENCE_ADVICE}")
+        if not self._warned_skip:
+            self._warned_skip = True
+            warnings.warn(f"RF generator skipped a step with a non-finite loss or gradient at "
+                          f"learning rate {self._lr():g} (parameters unchanged); if this repeats, "
+                          f"{DIVERGENCE_ADVICE}", RuntimeWarning, stacklevel=4)
+
+    def _lr(self) -> float:
+        """The optimizer's current learning rate (a caller may have changed it)."""
+        return self.optimizer.param_groups[0]["lr"]
 
     @torch.no_grad()
-    def _track_rms(self, x1: Tensor) -> None:
+    def _tracked_rms(self, x1: Tensor) -> Tensor:
+        """The target RMS after this batch: its own RMS at first, then a moving average."""
         rms = x1.pow(2).mean().sqrt().clamp_min(1e-12)
-        if self.target_rms == 0:
-            self.target_rms.copy_(rms)
-        else:
-            self.target_rms.lerp_(rms, self.RMS_MOMENTUM)
+        return rms if self.target_rms == 0 else torch.lerp(self.target_rms, rms, self.RMS_MOMENTUM)
+
+    def _scale_of(self, rms: Tensor) -> float:
+        return 1.0 if not self.normalize_targets or rms == 0 else float(rms)
 
     def scale(self) -> float:
         """Target units per flow unit: the tracked target RMS (1 before training or if disabled)."""
-        if not self.normalize_targets or self.target_rms == 0:
-            return 1.0
-        return float(self.target_rms)
+        return self._scale_of(self.target_rms)
 
     def loss_terms(self, x0: Tensor, x1: Tensor, t: Tensor, c: Tensor,
                    user_prior: Tensor | None = None) -> dict[str, Tensor]:
@@ -301,6 +364,10 @@ class RFEmbeddingGenerator(nn.Module):
                                            self.guidance_decay_power)
                 integrate(velocity, x[block], n_steps, solver,
                           None if trajectory is None else trajectory[:, block])
+        bad = count_non_finite(x)
+        if bad:
+            raise RuntimeError(f"RF generator diverged: generate() produced {bad} NaN or Inf value(s) "
+                               f"(trained at learning rate {self._lr():g}); {DIVERGENCE_ADVICE}")
         x *= self.scale()
         if trajectory is None:
             return x

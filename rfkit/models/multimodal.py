@@ -48,8 +48,9 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
 class MultimodalGCN(nn.Module):
     """ID graph embeddings (RF target) + kNN-smoothed modality embeddings (RF conditions).
 
-    ``last_rf_losses`` holds the loss dict of the latest RF training step and ``rf_seconds``
-    the cumulative wall time spent inside RF calls, for the trainer's history.
+    ``last_rf_losses`` holds the losses of the latest RF training step, ``last_rf_skipped``
+    whether the generator skipped that step as non-finite, and ``rf_seconds`` the cumulative
+    wall time spent inside RF calls, for the trainer's history.
     """
 
     def __init__(self, config: Mapping[str, Any], dataset: Dataset) -> None:
@@ -81,6 +82,7 @@ class MultimodalGCN(nn.Module):
             self.projections[name] = nn.Parameter(nn.init.xavier_uniform_(
                 torch.empty(features.shape[1], d), generator=generator))
         self.last_rf_losses: dict[str, float] = {}
+        self.last_rf_skipped = False
         self.rf_seconds = 0.0
 
         if cfg["use_rf"]:
@@ -112,9 +114,11 @@ class MultimodalGCN(nn.Module):
             start = time.perf_counter()
             rf = self.rf_generator
             if train:
-                self.last_rf_losses = rf.compute_loss_and_step(
+                losses = rf.compute_loss_and_step(
                     target.detach(), [c.detach() for c in conditions],
                     user_prior=self.user_prior(conditions).detach())
+                self.last_rf_skipped = losses.pop("skipped")
+                self.last_rf_losses = losses
             if rf.in_warmup():
                 # mix_embeddings would return the target unchanged: skip the generation it discards.
                 id_embeds = target
