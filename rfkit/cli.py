@@ -1,6 +1,6 @@
 """``python -m rfkit``: ``report`` runs the notebooks into an HTML report; ``train`` compares the
-multimodal backbone with and without RF on one dataset; ``readme`` regenerates README.md's measured
-blocks from the result files."""
+multimodal backbone with and without RF on one dataset (with ``--cold-start``: the cold-item
+methods of ``rfkit.cold``); ``readme`` regenerates README.md's measured blocks from the result files."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from rfkit import config, readme
-from rfkit.data import Dataset, load
+from rfkit.cold import evaluate_cold_methods
+from rfkit.data import Dataset, cold_start, load
 from rfkit.models import MultimodalGCN
 from rfkit.report import run_reports, summary_table
 from rfkit.train import train
@@ -90,6 +91,8 @@ def _train(args: argparse.Namespace) -> int:
     with_rf = not args.no_rf and bool(settings.get("use_rf", True))
     dataset = (load("synthetic", preset=SYNTHETIC_PRESET) if args.dataset == "synthetic"
                else load(args.dataset))
+    if args.cold_start is not None:
+        return _train_cold(args, settings, seed, dataset)
     outcome = compare_rf(dataset, settings, args.epochs, seed, with_rf, not args.no_progress)
     print(metrics_table(outcome).to_string())
     if args.json is not None:
@@ -98,6 +101,26 @@ def _train(args: argparse.Namespace) -> int:
                    "seed": seed, "models": outcome}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics and history: {args.json}")
+    return 0
+
+
+def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
+                dataset: Dataset) -> int:
+    """Cold/warm/all metrics of every cold-item method on the multimodal host (see rfkit.cold)."""
+    if args.no_rf:
+        raise ValueError("--no-rf and --cold-start exclude each other: cold start compares "
+                         "the backbone with every generator")
+    dataset = cold_start(dataset, args.cold_start, seed)
+    table = evaluate_cold_methods(dataset, "multimodal", config, seed,
+                                  {"epochs": args.epochs, "progress": not args.no_progress},
+                                  ks=(10, 20))
+    print(table.drop(columns=["dataset", "host", "seed"]).set_index("method").round(4).to_string())
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"dataset": dataset.name, "config": config, "epochs": args.epochs, "seed": seed,
+                   "cold_start": args.cold_start, "methods": table.to_dict(orient="records")}
+        args.json.write_text(json.dumps(payload, indent=2))
+        print(f"metrics: {args.json}")
     return 0
 
 
@@ -143,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--epochs", type=_positive_int, default=50, help="maximum epochs")
     training.add_argument("--seed", type=int, help="model and training seed (default: config's)")
     training.add_argument("--no-rf", action="store_true", help="train the backbone only")
+    training.add_argument("--cold-start", type=float, metavar="FRACTION",
+                          help="make this fraction of items cold and report cold/warm/all metrics "
+                               "of the backbone and each generator variant")
     training.add_argument("--json", type=Path, metavar="OUT",
                        help="write metrics and per-epoch history here")
     training.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from rfkit.data.cold_start import cold_half, warm_items
 from rfkit.data.dataset import Dataset
 
 DEFAULT_BUCKETS: tuple[tuple[str, float], ...] = (("head", 0.2), ("mid", 0.3), ("tail", 0.5))
@@ -94,14 +95,35 @@ def _evaluate(scores: torch.Tensor, train: sp.spmatrix, test: sp.spmatrix, ks: S
     return _metrics_from_hits(hits, n_relevant, ks), len(n_relevant)
 
 
+def _check_items(items: object, n_items: int, ks: Sequence[int]) -> np.ndarray:
+    array = np.asarray(items)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"items must be a 1-D sequence of integer item ids, got {array.dtype} "
+                         f"array of shape {array.shape}")
+    if len(array) and (array.min() < 0 or array.max() >= n_items):
+        raise ValueError(f"items must lie in [0, {n_items})")
+    if len(np.unique(array)) != len(array):
+        raise ValueError("items must not repeat an id")
+    if len(array) < max(ks):
+        raise ValueError(f"items has {len(array)} candidates, fewer than K={max(ks)}")
+    return array
+
+
 def topk_metrics(scores: torch.Tensor, train: sp.spmatrix, test: sp.spmatrix,
-                 ks: Sequence[int] = (10, 20), chunk_size: int = 1024) -> dict[str, float]:
+                 ks: Sequence[int] = (10, 20), chunk_size: int = 1024,
+                 items: Sequence[int] | np.ndarray | None = None) -> dict[str, float]:
     """Recall/NDCG/Precision/MAP@K over users with >= 1 test item, training items masked.
 
     ``scores`` is (n_users, n_items); ``train`` and ``test`` are binary sparse matrices of the same
-    shape. Metrics are 0.0 when no user has a test item.
+    shape. ``items`` (default: all) restricts the ranking to these candidate items, and the
+    relevant items to the test items among them (cold-item evaluation ranks the cold items only).
+    Metrics are 0.0 when no user has a (candidate) test item.
     """
     _check_inputs(scores, train, test, ks)
+    if items is not None:
+        columns = _check_items(items, scores.shape[1], ks)
+        scores = scores[:, torch.from_numpy(columns).to(scores.device)]
+        train, test = sp.csr_matrix(train)[:, columns], sp.csr_matrix(test)[:, columns]
     return _evaluate(scores, train, test, ks, chunk_size)[0]
 
 
@@ -172,3 +194,18 @@ def popularity_scores(dataset: Dataset) -> torch.Tensor:
     """
     popularity = torch.as_tensor(dataset.item_popularity(), dtype=torch.float32)
     return popularity.unsqueeze(0).expand(dataset.n_users, dataset.n_items)
+
+
+def cold_start_metrics(scores: torch.Tensor, dataset: Dataset, split: str = "test",
+                       ks: Sequence[int] = (10, 20)) -> dict[str, float]:
+    """``cold_``, ``warm_`` and ``all_`` Recall/NDCG@K of one split of a cold-start dataset.
+
+    cold: candidates are the cold items of that split's half; warm: candidates are the warm items;
+    all (hybrid): every item is a candidate. Relevant items are the split's interactions among the
+    candidates; training items are masked as everywhere.
+    """
+    train, target = dataset.matrix("train"), dataset.matrix(split)
+    candidates = {"cold": cold_half(dataset, split), "warm": warm_items(dataset), "all": None}
+    return {f"{group}_{name}": value for group, items in candidates.items()
+            for name, value in topk_metrics(scores, train, target, ks, items=items).items()
+            if name.startswith(("recall@", "ndcg@"))}

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from rfkit.data.cold_start import warm_items
 from rfkit.data.dataset import Dataset
 from rfkit.metrics import topk_metrics
 
@@ -74,33 +75,35 @@ class TrainingDiverged(RuntimeError):
         self.epoch, self.batch, self.reason, self.result = epoch, batch, reason, result
 
 
-def sample_negatives(train: sp.csr_matrix, users: np.ndarray,
-                     rng: np.random.Generator) -> np.ndarray:
-    """One item per user, uniform over the items that user has not interacted with in training.
+def sample_negatives(train: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator,
+                     pool: np.ndarray | None = None) -> np.ndarray:
+    """One item per user, uniform over the ``pool`` items (default: all) that user has not
+    interacted with in training.
 
     Draws uniformly and redraws the clashes until none is left (rejection sampling).
     """
     n_items = train.shape[1]
+    pool = np.arange(n_items) if pool is None else pool
     degree = train.getnnz(axis=1)
-    if (degree[users] >= n_items).any():
+    if (train[:, pool].getnnz(axis=1)[users] >= len(pool)).any():
         raise ValueError("train: a sampled user interacted with every item, no negative exists")
     seen = np.repeat(np.arange(train.shape[0], dtype=np.int64), degree) * n_items + train.indices
-    negatives = rng.integers(n_items, size=len(users))
+    negatives = pool[rng.integers(len(pool), size=len(users))]
     clash = np.flatnonzero(np.isin(users.astype(np.int64) * n_items + negatives, seen))
     while len(clash):
-        negatives[clash] = rng.integers(n_items, size=len(clash))
+        negatives[clash] = pool[rng.integers(len(pool), size=len(clash))]
         still = np.isin(users[clash].astype(np.int64) * n_items + negatives[clash], seen)
         clash = clash[still]
     return negatives
 
 
-def _batches(train: sp.csr_matrix, batch_size: int,
-             rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
+def _batches(train: sp.csr_matrix, batch_size: int, rng: np.random.Generator,
+             pool: np.ndarray | None) -> Iterator[tuple[torch.Tensor, ...]]:
     """(users, pos, neg) batches over all training pairs in a random order."""
     coo = train.tocoo()
     order = rng.permutation(coo.nnz)
     users, pos = coo.row[order], coo.col[order]
-    neg = sample_negatives(train, users, rng)
+    neg = sample_negatives(train, users, rng, pool)
     for start in range(0, len(users), batch_size):
         block = slice(start, start + batch_size)
         yield tuple(torch.from_numpy(a[block].astype(np.int64)) for a in (users, pos, neg))
@@ -150,12 +153,15 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     (the generator's noise), so the same seed gives the same history apart from the timing
     columns ``seconds`` (training), ``eval_seconds`` and ``rf_seconds`` (inside RF calls while
     training). ``rf_loss`` / ``cl_loss`` are epoch means of the RF steps (NaN without RF).
+    On a cold-start dataset (``cold_items`` set) negatives are drawn from the warm items only:
+    cold items do not exist for the model while it trains.
     """
     lr = getattr(model, "learning_rate", 1e-3) if lr is None else lr
     _check_arguments(epochs, batch_size, lr, patience, eval_every, ks, stop_metric)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     matrices = {split: dataset.matrix(split) for split in ("train", "valid", "test")}
+    pool = None if dataset.cold_items is None else warm_items(dataset)
     rf = getattr(model, "rf_generator", None)
     optimizer = torch.optim.Adam(_host_parameters(model), lr=lr)
     history, best, best_state, stale = [], None, None, 0
@@ -175,7 +181,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
         model.train()
         start, rf_start = time.perf_counter(), getattr(model, "rf_seconds", 0.0)
         bpr, rf_losses = [], []
-        for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng)):
+        for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng, pool)):
             try:
                 value = _host_step(model, optimizer, users, pos, neg)
             except Exception as error:

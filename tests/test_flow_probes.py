@@ -128,7 +128,6 @@ def test_score_all_sampling_overrides_change_nothing_on_the_model(tiny, trained)
 
 
 def test_score_settings_rows_and_the_prior_identity_at_scale_zero(tiny, trained):
-    inputs = rf_inputs(trained)
     table = score_settings(trained, tiny, [{"n_steps": 1}, {"n_steps": 1, "inference_prior": True}])
     assert list(table.inference_prior) == [False, True]
     assert {"valid_ndcg@20", "test_recall@20", "n_steps"} <= set(table.columns)

@@ -16,6 +16,8 @@ class Dataset:
 
     `train`, `valid`, `test` are DataFrames with integer columns `userID`, `itemID`;
     `features` maps a modality name to a float32 array with one row per item.
+    `cold_items` (cold-start datasets only, see `cold_start`) is the sorted int64 array of the
+    items that have no training interaction by construction.
     """
 
     name: str
@@ -25,6 +27,7 @@ class Dataset:
     valid: pd.DataFrame
     test: pd.DataFrame
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    cold_items: np.ndarray | None = None
 
     def matrix(self, split: str = "train") -> sp.csr_matrix:
         """Binary user x item CSR matrix of one split."""
@@ -77,6 +80,18 @@ class Dataset:
                                  f"expected n_items={self.n_items}")
             if not np.isfinite(feat).all():
                 raise ValueError(f"features[{modality!r}] contains NaN or Inf")
+        if self.cold_items is not None:
+            self._validate_cold_items()
+
+    def _validate_cold_items(self) -> None:
+        cold = self.cold_items
+        if not isinstance(cold, np.ndarray) or cold.ndim != 1 or cold.dtype != np.int64:
+            raise ValueError("cold_items must be a 1-D int64 ndarray")
+        if len(cold) and (cold[0] < 0 or cold[-1] >= self.n_items or (np.diff(cold) <= 0).any()):
+            raise ValueError(f"cold_items must be strictly increasing ids in [0, {self.n_items})")
+        in_train = np.intersect1d(cold, self.train["itemID"].to_numpy())
+        if len(in_train):
+            raise ValueError(f"cold_items {in_train[:5].tolist()} have training interactions")
 
     def summary(self) -> dict:
         n = len(self.train) + len(self.valid) + len(self.test)

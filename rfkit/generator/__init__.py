@@ -1,6 +1,9 @@
-"""The rectified-flow embedding generator and its building blocks."""
+"""The rectified-flow embedding generator, its regression baseline and their building blocks."""
+from .factory import GENERATORS, make_generator
 from .generator import RFEmbeddingGenerator
+from .regression import RegressionEmbeddingGenerator
 from .solvers import SOLVERS, integrate
 from .straightness import straightness
 
-__all__ = ["RFEmbeddingGenerator", "SOLVERS", "integrate", "straightness"]
+__all__ = ["RFEmbeddingGenerator", "RegressionEmbeddingGenerator", "GENERATORS", "make_generator",
+           "SOLVERS", "integrate", "straightness"]

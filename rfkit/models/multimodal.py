@@ -22,7 +22,7 @@ from sklearn.preprocessing import normalize
 from torch import nn
 
 from rfkit.data.dataset import Dataset
-from rfkit.generator import RFEmbeddingGenerator
+from rfkit.generator import make_generator
 from rfkit.models.graph import bipartite_adjacency, item_knn_graph, user_item_mean
 from rfkit.models.lightgcn import LightGCN
 from rfkit.models.losses import bpr_loss, l2_penalty
@@ -86,7 +86,7 @@ class MultimodalGCN(nn.Module):
         self.rf_seconds = 0.0
 
         if cfg["use_rf"]:
-            self.rf_generator = RFEmbeddingGenerator.from_config(cfg, d)
+            self.rf_generator = make_generator(cfg, d)
             rows = dataset.n_users + dataset.n_items
             self.register_buffer("rf_start_noise", torch.randn(rows, d, generator=generator),
                                  persistent=False)

@@ -1,0 +1,197 @@
+"""Cold-item embeddings: what should replace the ID embedding of an item nobody interacted with?
+
+Per (dataset, host, seed) ONE host is trained on the warm items of a cold-start dataset (BPR
+negatives and early stopping on warm items only; see `rfkit.train`):
+
+- ``multimodal``: MultimodalGCN without RF. Its final item embedding is the propagated ID row (the
+  RF target) plus the mean modality embedding; the mappers' conditions are its modality rows.
+- ``lightgcn``: ID-only LightGCN. Its item embedding is the propagated ID row alone; the mappers'
+  conditions are the item modality features, standardized with warm-item statistics.
+
+All methods share that host and differ only in the cold items' rows of the propagated ID table:
+
+- ``untrained``: left as initialized (a cold item is never in a batch, not even as a negative);
+- ``zero`` (``multimodal`` only): zero rows, i.e. the modality branch alone (in the ID-only host
+  zero rows would tie every cold item, an arbitrary order rather than a method);
+- ``rf_1step`` / ``rf`` / ``rf_mean``: an RF generator fitted AFTER the host on the warm rows, then
+  sampled from the cold items' conditions with 1 step, the configured ``rf_sampling_steps``, and
+  the mean of ``samples`` draws at the configured steps (seeded noise: inference is deterministic);
+- ``regression``: the regression baseline, fitted after the host in the same way;
+- ``oracle`` (synthetic data only): the planted item factors mapped to the ID rows by least squares
+  on the warm items, the ceiling of a content mapper;
+- ``random``: random scores, no host: the chance level of every metric.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+
+from rfkit.data.cold_start import warm_items, warm_view
+from rfkit.data.dataset import Dataset
+from rfkit.generator import RFEmbeddingGenerator, make_generator
+from rfkit.generator.factory import GENERATOR_KEY
+from rfkit.metrics import cold_start_metrics
+from rfkit.models import LightGCN, MultimodalGCN, bipartite_adjacency
+from rfkit.models.multimodal import resolve_config
+from rfkit.train import train
+
+HOSTS = ("multimodal", "lightgcn")
+
+
+@dataclass
+class HostEmbeddings:
+    """A trained host split into the parts a cold-item method touches.
+
+    scores = users @ (item_id + item_extra).T; ``item_id`` is the propagated ID table whose cold
+    rows the methods replace, ``item_extra`` the content branch (None in an ID-only host),
+    ``conditions`` the per-modality content rows the mappers read.
+    """
+
+    users: torch.Tensor
+    item_id: torch.Tensor
+    item_extra: torch.Tensor | None
+    conditions: list[torch.Tensor]
+
+    def scores(self, item_id: torch.Tensor) -> torch.Tensor:
+        items = item_id if self.item_extra is None else item_id + self.item_extra
+        return self.users @ items.T
+
+
+def build_host(host: str, config: Mapping[str, Any], dataset: Dataset, seed: int) -> nn.Module:
+    """An untrained host model on ``dataset`` (model keys of ``config``; RF always off)."""
+    if host not in HOSTS:
+        raise ValueError(f"host must be one of {HOSTS}, got {host!r}")
+    cfg = resolve_config({**config, "use_rf": False, "seed": seed})
+    if host == "multimodal":
+        return MultimodalGCN(cfg, dataset)
+    model = LightGCN(dataset.n_users, dataset.n_items, bipartite_adjacency(dataset.matrix("train")),
+                     cfg["embedding_dim"], cfg["n_layers"], cfg["reg_weight"], seed)
+    model.learning_rate = cfg["learning_rate"]
+    return model
+
+
+@torch.no_grad()
+def host_embeddings(model: nn.Module, dataset: Dataset) -> HostEmbeddings:
+    """The parts of a trained MultimodalGCN or LightGCN (see `HostEmbeddings`)."""
+    model.eval()
+    if isinstance(model, MultimodalGCN):
+        user_id, item_id = model.id_encoder()
+        conditions = model.modality_conditions()
+        content = torch.stack(conditions).mean(dim=0)
+        return HostEmbeddings(user_id + content[:model.n_users], item_id,
+                              content[model.n_users:], [c[model.n_users:] for c in conditions])
+    if isinstance(model, LightGCN):
+        users, items = model()
+        warm = warm_items(dataset)
+        conditions = [torch.from_numpy(StandardScaler().fit(f[warm]).transform(f)
+                                       .astype(np.float32)).to(items.device)
+                      for _, f in sorted(dataset.features.items())]
+        return HostEmbeddings(users, items, None, conditions)
+    raise TypeError(f"model must be a MultimodalGCN or LightGCN, got {type(model).__name__}")
+
+
+def replace_rows(table: torch.Tensor, rows: np.ndarray, values: torch.Tensor) -> torch.Tensor:
+    """A copy of ``table`` whose ``rows`` hold ``values``; every other row unchanged."""
+    out = table.clone()
+    out[torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(table.device)] = values
+    return out
+
+
+def fit_mapper(kind: str, config: Mapping[str, Any], target: torch.Tensor,
+               conditions: list[torch.Tensor], steps: int, seed: int) -> RFEmbeddingGenerator:
+    """A generator (``kind`` "flow" or "regression", the other rf_* keys of ``config``) trained
+    with ``steps`` full-batch steps to map ``conditions`` to ``target`` (warm rows only)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    rf_keys = {k: v for k, v in config.items() if str(k).startswith("rf_")}
+    generator = make_generator({**rf_keys, GENERATOR_KEY: kind}, target.shape[1])
+    with torch.random.fork_rng(devices=[]):  # the fit's noise and dropout, without side effects
+        torch.manual_seed(seed)
+        for _ in range(steps):
+            generator.compute_loss_and_step(target, conditions)
+    return generator
+
+
+def oracle_rows(item_factors: np.ndarray, item_id: torch.Tensor, warm: np.ndarray,
+                cold: np.ndarray) -> torch.Tensor:
+    """Cold rows of the least-squares affine map planted factors -> ID rows fitted on warm items."""
+    factors = torch.from_numpy(np.asarray(item_factors, dtype=np.float64))
+    design = torch.cat([factors, torch.ones(len(factors), 1, dtype=factors.dtype)], dim=1)
+    coef = torch.linalg.lstsq(design[warm], item_id[warm].double().cpu()).solution
+    return (design[cold] @ coef).to(item_id)
+
+
+def cold_rows(parts: HostEmbeddings, dataset: Dataset, config: Mapping[str, Any], seed: int,
+              generator_steps: int = 1000, samples: int = 8,
+              item_factors: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """Method name -> the (n_cold, d) rows that replace the cold items' propagated ID rows."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    cold, warm = dataset.cold_items, warm_items(dataset)
+    index = {name: torch.from_numpy(ids).to(parts.item_id.device) for name, ids in
+             (("cold", cold), ("warm", warm))}
+    target = parts.item_id[index["warm"]]
+    warm_conditions = [c[index["warm"]] for c in parts.conditions]
+    cold_conditions = [c[index["cold"]] for c in parts.conditions]
+    rows = {"untrained": parts.item_id[index["cold"]]}
+    if parts.item_extra is not None:
+        rows["zero"] = torch.zeros_like(rows["untrained"])
+    flow = fit_mapper("flow", config, target, warm_conditions, generator_steps, seed)
+
+    def noise() -> torch.Generator:
+        return torch.Generator(parts.item_id.device).manual_seed(seed)
+
+    rows["rf_1step"] = flow.generate(cold_conditions, 1, generator=noise())
+    rows["rf"] = flow.generate(cold_conditions, generator=noise())
+    draws = noise()
+    rows["rf_mean"] = torch.stack([flow.generate(cold_conditions, generator=draws)
+                                   for _ in range(samples)]).mean(dim=0)
+    regression = fit_mapper("regression", config, target, warm_conditions,
+                            generator_steps, seed)
+    rows["regression"] = regression.generate(cold_conditions)
+    if item_factors is not None:
+        if np.shape(item_factors)[0] != dataset.n_items:
+            raise ValueError(f"item_factors has {np.shape(item_factors)[0]} rows, "
+                             f"dataset has {dataset.n_items} items")
+        rows["oracle"] = oracle_rows(item_factors, parts.item_id, warm, cold)
+    return rows
+
+
+def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any], seed: int = 0,
+                          train_options: Mapping[str, Any] | None = None,
+                          item_factors: np.ndarray | None = None, generator_steps: int = 1000,
+                          samples: int = 8, ks: Sequence[int] = (20,)) -> pd.DataFrame:
+    """Train one host on a cold-start dataset and score every cold-item method on it.
+
+    ``config`` holds the model keys and rf_* keys (as configs/multimodal.yaml); ``train_options``
+    go to `rfkit.train.train` (epochs, lr, patience, ...; progress is off unless given).
+    ``item_factors`` (the planted factors of synthetic data) adds the oracle. One row per method:
+    dataset, host, method, seed, the host's best epoch, the test ``cold_/warm_/all_`` Recall and
+    NDCG@K and the same on the validation half prefixed ``valid_``.
+    """
+    if dataset.cold_items is None:
+        raise ValueError(f"dataset {dataset.name!r} has no cold_items; make it with cold_start()")
+    model = build_host(host, config, dataset, seed)
+    result = train(model, warm_view(dataset), seed=seed,
+                   **{"progress": False, **(train_options or {})})
+    parts = host_embeddings(result.model, dataset)
+    scores = {method: parts.scores(replace_rows(parts.item_id, dataset.cold_items, values))
+              for method, values in cold_rows(parts, dataset, config, seed, generator_steps,
+                                              samples, item_factors).items()}
+    scores["random"] = torch.rand(dataset.n_users, dataset.n_items,
+                                  generator=torch.Generator().manual_seed(seed))
+    records = []
+    for method, score in scores.items():
+        test = cold_start_metrics(score, dataset, "test", ks)
+        valid = cold_start_metrics(score, dataset, "valid", ks)
+        records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed,
+                        "best_epoch": result.best_epoch, **test,
+                        **{f"valid_{k}": v for k, v in valid.items()}})
+    return pd.DataFrame.from_records(records)

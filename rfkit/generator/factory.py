@@ -1,0 +1,27 @@
+"""Pick the embedding generator from a config: ``rf_generator: flow`` (default) or
+``regression``."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .generator import RFEmbeddingGenerator
+from .regression import RegressionEmbeddingGenerator
+
+GENERATORS: dict[str, type[RFEmbeddingGenerator]] = {
+    "flow": RFEmbeddingGenerator,
+    "regression": RegressionEmbeddingGenerator,
+}
+GENERATOR_KEY = "rf_generator"
+
+
+def make_generator(config: Mapping[str, Any], embedding_dim: int) -> RFEmbeddingGenerator:
+    """The generator named by ``config[GENERATOR_KEY]`` (default "flow"), built from the other
+    rf_* keys; so every experiment swaps the flow for the regression baseline with one line."""
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping, got {type(config).__name__}")
+    kind = config.get(GENERATOR_KEY, "flow")
+    if kind not in GENERATORS:
+        raise ValueError(f"{GENERATOR_KEY} must be one of {sorted(GENERATORS)}, got {kind!r}")
+    rest = {k: v for k, v in config.items() if k != GENERATOR_KEY}
+    return GENERATORS[kind].from_config(rest, embedding_dim)
