@@ -25,8 +25,9 @@ report: venv
 report-quick: venv
 	$(PY) -m rfkit report --quick --output reports/quick
 
+# As root it adds --allow-root, without a display --no-browser; LAB_ARGS go to jupyter lab.
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER=$(VENV)/bin/jupyter scripts/lab.sh $(LAB_ARGS)
 
 bench: venv
 	$(PY) benchmarks/bench_generator.py

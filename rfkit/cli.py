@@ -1,6 +1,10 @@
 """``python -m rfkit``: ``report`` runs the notebooks into an HTML report; ``train`` compares the
 multimodal backbone with and without RF on one dataset (with ``--cold-start``: the cold-item
-methods of ``rfkit.cold``); ``readme`` regenerates README.md's measured blocks from the result files."""
+methods of ``rfkit.cold``); ``readme`` regenerates README.md's measured blocks from the result files.
+
+Bad input (arguments, config, dataset, notebook selection) is found before any work starts and
+reported in one line with exit status 2; a run that fails while working exits with status 1.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,28 +12,61 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
+import yaml
 
 from rfkit import config, readme
 from rfkit.cold import evaluate_cold_methods
 from rfkit.data import Dataset, cold_start, load
 from rfkit.models import MultimodalGCN
-from rfkit.report import run_reports, summary_table
+from rfkit.provenance import provenance
+from rfkit.report import run_notebooks, select_notebooks, summary_table
 from rfkit.train import train
 
 SYNTHETIC_PRESET = "small"
 TABLE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+# What bad input raises (a malformed MMRec file raises pandas' parser errors, ValueErrors).
+INPUT_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, yaml.YAMLError)
+
+
+class UserError(Exception):
+    """Bad input, found before any work: reported in one line, exit status 2."""
+
+
+@contextmanager
+def user_input(argument: str | None = None) -> Iterator[None]:
+    """Inside, the errors that bad input raises become a one-line UserError, prefixed with the
+    ``argument`` it came from when the message does not name it. Use it only around reading and
+    checking input, never around the work, so that a bug still shows its traceback."""
+    try:
+        yield
+    except INPUT_ERRORS as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if argument is not None and argument not in message:
+            message = f"{argument}: {message}"
+        raise UserError(message) from exc
+
+
+def _check_output(option: str, path: Path, folder: bool) -> None:
+    """Refuse an output path that cannot be written, before hours of work are lost."""
+    if folder and path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {str(path)!r} exists and is not a folder")
+    if not folder and path.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a folder, not a file")
 
 
 def _report(args: argparse.Namespace) -> int:
     parameters = {} if args.seed is None else {"SEED": args.seed}
-    reports = run_reports(args.notebooks, args.output, quick=args.quick, only=args.only,
-                          figures_dir=args.figures, parameters=parameters,
-                          progress=not args.no_progress)
+    with user_input():
+        paths = select_notebooks(args.notebooks, args.only, args.quick, parameters)
+        _check_output("--output", Path(args.output), folder=True)
+    reports = run_notebooks(paths, args.output, quick=args.quick, figures_dir=args.figures,
+                            parameters=parameters, progress=not args.no_progress)
     print(summary_table(reports).to_string(index=False))
     for report in reports:
         if report.error:
@@ -56,17 +93,24 @@ def read_config(path: str | None) -> dict[str, Any]:
     return config.load("multimodal" if path is None else path)
 
 
-def compare_rf(dataset: Dataset, config: Mapping[str, Any], epochs: int, seed: int, with_rf: bool,
+def build_models(dataset: Dataset, config: Mapping[str, Any], seed: int,
+                 with_rf: bool) -> dict[str, MultimodalGCN]:
+    """MultimodalGCN without RF and (if ``with_rf``) with RF, both built now so that a bad
+    config key or value is refused before any training."""
+    variants = {"MultimodalGCN": False, **({"MultimodalGCN+RF": True} if with_rf else {})}
+    return {name: MultimodalGCN({**config, "use_rf": use_rf, "seed": seed}, dataset)
+            for name, use_rf in variants.items()}
+
+
+def compare_rf(models: Mapping[str, MultimodalGCN], dataset: Dataset, epochs: int, seed: int,
                progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Train MultimodalGCN without RF and (if ``with_rf``) with RF on the same data and seed.
+    """Train each of ``models`` (from `build_models`) on the same data and seed.
 
     Per model: best epoch, valid and test metrics at it, training seconds and the per-epoch
     history (list of records, NaN as None).
     """
-    variants = {"MultimodalGCN": False, **({"MultimodalGCN+RF": True} if with_rf else {})}
     outcome = {}
-    for name, use_rf in variants.items():
-        model = MultimodalGCN({**config, "use_rf": use_rf, "seed": seed}, dataset)
+    for name, model in models.items():
         start = time.perf_counter()
         result = train(model, dataset, epochs=epochs, seed=seed, progress=progress)
         outcome[name] = {"best_epoch": result.best_epoch,
@@ -86,19 +130,26 @@ def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def _train(args: argparse.Namespace) -> int:
-    settings = read_config(args.config)
+    with user_input("--config"):
+        settings = read_config(args.config)
+        if args.json is not None:
+            _check_output("--json", args.json, folder=False)
     seed = args.seed if args.seed is not None else settings.get("seed", 0)
     with_rf = not args.no_rf and bool(settings.get("use_rf", True))
-    dataset = (load("synthetic", preset=SYNTHETIC_PRESET) if args.dataset == "synthetic"
-               else load(args.dataset))
+    with user_input("--dataset"):
+        dataset = (load("synthetic", preset=SYNTHETIC_PRESET) if args.dataset == "synthetic"
+                   else load(args.dataset))
     if args.cold_start is not None:
         return _train_cold(args, settings, seed, dataset)
-    outcome = compare_rf(dataset, settings, args.epochs, seed, with_rf, not args.no_progress)
+    with user_input():
+        models = build_models(dataset, settings, seed, with_rf)
+    outcome = compare_rf(models, dataset, args.epochs, seed, not args.no_progress)
     print(metrics_table(outcome).to_string())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": settings, "epochs": args.epochs,
-                   "seed": seed, "models": outcome}
+                   "seed": seed, "models": outcome,
+                   "provenance": provenance(device="cpu", config=settings)}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics and history: {args.json}")
     return 0
@@ -107,10 +158,11 @@ def _train(args: argparse.Namespace) -> int:
 def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
                 dataset: Dataset) -> int:
     """Cold/warm/all metrics of every cold-item method on the multimodal host (see rfkit.cold)."""
-    if args.no_rf:
-        raise ValueError("--no-rf and --cold-start exclude each other: cold start compares "
-                         "the backbone with every generator")
-    dataset = cold_start(dataset, args.cold_start, seed)
+    with user_input("--cold-start"):
+        if args.no_rf:
+            raise ValueError("--no-rf and --cold-start exclude each other: cold start compares "
+                             "the backbone with every generator")
+        dataset = cold_start(dataset, args.cold_start, seed)
     table = evaluate_cold_methods(dataset, "multimodal", config, seed,
                                   {"epochs": args.epochs, "progress": not args.no_progress},
                                   ks=(10, 20))
@@ -132,15 +184,26 @@ def _readme(args: argparse.Namespace) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (the usage block is left to --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``report`` and ``train`` subcommands."""
-    parser = argparse.ArgumentParser(prog="python -m rfkit", description=__doc__)
+    parser = _Parser(prog="python -m rfkit", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     report = commands.add_parser("report", help="execute the notebooks into an HTML report")
@@ -184,10 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the subcommand; bad input exits with status 2 and a message."""
+    """Parse ``argv`` and run the subcommand: its exit status, 1 when a notebook failed. Bad
+    input exits with status 2 and one line on stderr; an error while working propagates."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except ValueError as exc:
+    except UserError as exc:
         parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")

@@ -2,17 +2,14 @@
 
 For every selected notebook: execute it with its own ``OUTPUT_DIR`` (so results.json files never
 collide), keep the executed .ipynb and an HTML rendering, read its results.json, and finally
-write ``index.html``: one row per notebook with its status, run time and key numbers. A failing
-notebook is reported with its failing cell; the others still run. Parameter names are checked
-against every notebook's ``parameters`` cell before anything executes.
+write ``index.html``, a page to hand out (see `rfkit.report_index`). A failing notebook is
+reported with its failing cell; the others still run. Parameter names are checked against every
+notebook's ``parameters`` cell before anything executes.
 """
 from __future__ import annotations
 
 import fnmatch
-import html
 import json
-import math
-import numbers
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,13 +23,16 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
+from rfkit.report_index import key_numbers, write_index
+
 KERNEL = "python3"
 RESERVED = ("QUICK", "OUTPUT_DIR", "FIGURES_DIR")
 
 
 @dataclass
 class ReportResult:
-    """One notebook's run: status "ok" or "failed", where its outputs are, what it recorded."""
+    """One notebook's run: status "ok" or "failed", where its outputs are, what it recorded
+    (``results``, ``figures`` as absolute paths by name, ``provenance``)."""
 
     name: str
     status: str
@@ -42,6 +42,8 @@ class ReportResult:
     output_dir: Path
     results: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    figures: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def find_notebooks(notebooks_dir: str | Path, only: str | None = None) -> list[Path]:
@@ -57,6 +59,27 @@ def find_notebooks(notebooks_dir: str | Path, only: str | None = None) -> list[P
         raise ValueError(f"only must be a non-empty pattern string, got {only!r}")
     return [p for p in paths
             if fnmatch.fnmatch(p.name, only) or fnmatch.fnmatch(p.stem, only) or only in p.name]
+
+
+def select_notebooks(notebooks_dir: str | Path = "notebooks", only: str | None = None,
+                     quick: bool = False, parameters: Mapping[str, Any] | None = None) -> list[Path]:
+    """The notebooks `run_reports` would execute, after checking every argument: a ValueError or
+    TypeError here is bad input, found before anything runs."""
+    if not isinstance(quick, bool):
+        raise TypeError(f"quick must be a bool, got {type(quick).__name__}")
+    extra = dict(parameters or {})
+    clash = [name for name in RESERVED if name in extra]
+    if clash:
+        raise ValueError(f"parameters must not set {clash}: use the quick, output_dir and "
+                         f"figures_dir arguments")
+    paths = find_notebooks(notebooks_dir, only)
+    if not paths:
+        available = [p.stem for p in find_notebooks(notebooks_dir)]
+        raise ValueError(f"no notebook in {str(notebooks_dir)!r} matches only={only!r}; "
+                         f"available: {available}")
+    for path in paths:
+        check_parameters(path, [*RESERVED, *extra])
+    return paths
 
 
 def check_parameters(path: Path, names: list[str]) -> None:
@@ -87,9 +110,10 @@ def _describe_failure(error: PapermillExecutionError, source_nb: nbformat.Notebo
     return f"{where}: {error.ename}: {error.evalue}\n>>> {first_line}"
 
 
-def _read_results(output_dir: Path) -> dict[str, Any]:
+def _read_payload(output_dir: Path) -> dict[str, Any]:
+    """The notebook's results.json ({} when it wrote none)."""
     path = output_dir / "results.json"
-    return json.loads(path.read_text()).get("results", {}) if path.exists() else {}
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def execute(path: Path, report_dir: Path, parameters: Mapping[str, Any],
@@ -111,9 +135,13 @@ def execute(path: Path, report_dir: Path, parameters: Mapping[str, Any],
         error = f"{type(exc).__name__}: {exc}"
     seconds = (_seconds(nbformat.read(executed, as_version=4)) if executed.exists()
                else time.perf_counter() - start)
+    payload = _read_payload(run_dir)
     return ReportResult(name=path.stem, status="failed" if error else "ok", seconds=seconds,
                         notebook=executed, html=None, output_dir=run_dir,
-                        results=_read_results(run_dir), error=error)
+                        results=payload.get("results", {}), error=error,
+                        figures={name: str((path.parent / figure).resolve())  # cwd-relative
+                                 for name, figure in payload.get("figures", {}).items()},
+                        provenance=payload.get("provenance", {}))
 
 
 def render_html(executed: Path) -> Path:
@@ -122,26 +150,6 @@ def render_html(executed: Path) -> Path:
     target = executed.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target
-
-
-def key_numbers(results: Mapping[str, Any]) -> dict[str, float]:
-    """Scalar numbers at the top level of ``results`` and one level down ("outer.inner")."""
-    def is_number(v: Any) -> bool:
-        return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-    flat: dict[str, float] = {}
-    for key, value in results.items():
-        if is_number(value):
-            flat[key] = value
-        elif isinstance(value, Mapping):
-            flat.update({f"{key}.{k}": v for k, v in value.items() if is_number(v)})
-    return flat
-
-
-def _format(value: float) -> str:
-    if isinstance(value, numbers.Integral):
-        return str(value)
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
 
 
 def summary_table(reports: list[ReportResult]) -> pd.DataFrame:
@@ -155,47 +163,6 @@ def summary_table(reports: list[ReportResult]) -> pd.DataFrame:
     })
 
 
-def write_index(reports: list[ReportResult], output_dir: Path) -> Path:
-    """``output_dir/index.html``: a table linking each notebook's HTML page with its status,
-    seconds, key numbers ("name = value", one per line) and failing cell."""
-    def link(r: ReportResult) -> str:
-        if r.html is None:  # the kernel never started: there is no page to link
-            return html.escape(r.name)
-        return f'<a href="{html.escape(r.html.relative_to(output_dir).as_posix())}">' \
-               f"{html.escape(r.name)}</a>"
-
-    def lines(text: str) -> str:
-        return "<br>".join(html.escape(line) for line in text.splitlines())
-
-    table = pd.DataFrame({
-        "notebook": [link(r) for r in reports],
-        "status": [f'<span class="{r.status}">{r.status}</span>' for r in reports],
-        "seconds": [f"{r.seconds:.1f}" for r in reports],
-        "key numbers": [lines("\n".join(f"{k} = {_format(v)}" for k, v in
-                                        key_numbers(r.results).items())) for r in reports],
-        "error": [lines(r.error or "") for r in reports],
-    })
-    failed = sum(r.status == "failed" for r in reports)
-    page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>rfkit report</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; text-align: left; }}
-td:nth-child(4) {{ font-family: monospace; font-size: 90%; }}
-.ok {{ color: #2a7d2a; font-weight: bold; }}
-.failed {{ color: #b00020; font-weight: bold; }}
-</style></head><body>
-<h1>rfkit report</h1>
-<p>{len(reports)} notebook(s), {failed} failed.</p>
-{table.to_html(index=False, escape=False, border=0)}
-</body></html>
-"""
-    path = output_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
-
-
 def run_reports(notebooks_dir: str | Path = "notebooks", output_dir: str | Path = "reports",
                 quick: bool = False, only: str | None = None,
                 figures_dir: str | Path | None = None,
@@ -206,21 +173,19 @@ def run_reports(notebooks_dir: str | Path = "notebooks", output_dir: str | Path 
     Each notebook gets ``QUICK=quick``, ``OUTPUT_DIR=<output_dir>/<stem>/``, ``FIGURES_DIR=
     <figures_dir>/<stem>`` (default ``<output_dir>/<stem>/figures``) and the extra ``parameters`` (e.g.
     ``{"SEED": 1}``). Raises ValueError, before executing anything, if no notebook matches or a
-    parameter name is unknown to a notebook's ``parameters`` cell.
+    parameter name is unknown to a notebook's ``parameters`` cell (see `select_notebooks`).
     """
-    if not isinstance(quick, bool):
-        raise TypeError(f"quick must be a bool, got {type(quick).__name__}")
-    extra = dict(parameters or {})
-    clash = [name for name in RESERVED if name in extra]
-    if clash:
-        raise ValueError(f"parameters must not set {clash}: use the quick, output_dir and "
-                         f"figures_dir arguments")
-    paths = find_notebooks(notebooks_dir, only)
-    if not paths:
-        raise ValueError(f"no notebook in {str(notebooks_dir)!r} matches only={only!r}")
-    for path in paths:
-        check_parameters(path, [*RESERVED, *extra])
+    paths = select_notebooks(notebooks_dir, only, quick, parameters)
+    return run_notebooks(paths, output_dir, quick, figures_dir, parameters, progress)
 
+
+def run_notebooks(paths: list[Path], output_dir: str | Path = "reports", quick: bool = False,
+                  figures_dir: str | Path | None = None,
+                  parameters: Mapping[str, Any] | None = None,
+                  progress: bool = True) -> list[ReportResult]:
+    """Execute ``paths`` (checked by `select_notebooks`), render each to HTML and write
+    ``output_dir/index.html``; each notebook gets the parameters described in `run_reports`."""
+    extra = dict(parameters or {})
     out = Path(output_dir).resolve()
     reports = []
     bar = tqdm(paths, desc="notebooks", unit="nb", disable=not progress)

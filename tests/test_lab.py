@@ -3,9 +3,12 @@ import json
 import os
 import re
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,3 +104,92 @@ def test_lab_page_loads_the_widgets_extension(lab):
     assert match, "no page config in /lab"
     extensions = {e["name"] for e in json.loads(match.group(1))["federated_extensions"]}
     assert WIDGETS_EXTENSION in extensions
+
+
+LAB_SCRIPT = REPO / "scripts" / "lab.sh"
+TOKEN_URL = re.compile(r"http://127\.0\.0\.1:(\d+)/lab\?token=([0-9a-f]+)")
+
+
+def start_lab_script(port: int, home: Path, user: list[str]) -> tuple[str, str, str]:
+    """Run scripts/lab.sh (``make lab``'s command) as ``user`` (a command prefix, [] for us)
+    without a display; wait for the URL with its token, ask /api/status with that token, stop
+    it. Returns (the URL line's URL, its token, everything it printed)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(JUPYTER=str(Path(sys.executable).parent / "jupyter"), HOME=str(home),
+               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               JUPYTER_DATA_DIR=str(home / "data"))
+    log_path = home / "lab.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([*user, "bash", str(LAB_SCRIPT), "--ip=127.0.0.1",
+                                   f"--port={port}", "--ServerApp.port_retries=0"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not (match := TOKEN_URL.search(log_path.read_text())):
+                if server.poll() is not None:
+                    pytest.fail(f"make lab exited with {server.returncode}:\n"
+                                f"{log_path.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"no URL with a token after {START_TIMEOUT_S:.0f} s:\n"
+                                f"{log_path.read_text()[-3000:]}")
+                time.sleep(0.3)
+            url, token = match.group(0), match.group(2)
+            status = requests.get(f"http://127.0.0.1:{port}/api/status",
+                                  headers={"Authorization": f"token {token}"}, timeout=10)
+            assert status.status_code == 200, status.text
+            assert requests.get(f"http://127.0.0.1:{port}/api/status",
+                                timeout=10).status_code == 403  # the token is what lets us in
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=15)
+    return url, token, log_path.read_text()
+
+
+def test_make_lab_runs_the_script():
+    recipe = subprocess.run(["make", "-n", "lab", "VENV=/nonexistent-venv"], cwd=REPO,
+                            capture_output=True, text=True, timeout=30).stdout
+    assert "JUPYTER=/nonexistent-venv/bin/jupyter scripts/lab.sh" in recipe
+
+
+def test_make_lab_starts_and_prints_its_url_with_token(tmp_path):
+    port = free_port()
+    url, token, output = start_lab_script(port, tmp_path, user=[])
+    started = output.splitlines()[0]
+    assert started.startswith("starting: ") and "--no-browser" in started
+    assert ("--allow-root" in started) == (os.geteuid() == 0)
+    assert url == f"http://127.0.0.1:{port}/lab?token={token}" and len(token) >= 32
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="running the script as another user needs root and setpriv")
+def test_make_lab_as_a_normal_user_does_not_ask_for_root():
+    """Run as nobody (the venv's interpreter may sit in root's home, out of nobody's reach), with
+    a stand-in jupyter that prints the arguments it gets."""
+    folder = Path(tempfile.mkdtemp(prefix="lab-nobody-"))
+    try:
+        (folder / "scripts").mkdir()
+        shutil.copy(LAB_SCRIPT, folder / "scripts" / "lab.sh")
+        fake = folder / "jupyter"
+        fake.write_text('#!/bin/sh\necho "jupyter $*"\n')
+        fake.chmod(0o755)
+        for path in (folder, folder / "scripts"):
+            path.chmod(0o755)
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        ran = subprocess.run([*nobody, "bash", str(folder / "scripts" / "lab.sh"), "--port=1"],
+                             env={**env, "JUPYTER": str(fake)}, capture_output=True, text=True,
+                             timeout=30)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout.strip() == "jupyter lab notebooks/ --no-browser --port=1"
+        with_display = subprocess.run([*nobody, "bash", str(folder / "scripts" / "lab.sh")],
+                                      env={**env, "JUPYTER": str(fake), "DISPLAY": ":0"},
+                                      capture_output=True, text=True, timeout=30)
+        assert with_display.stdout.strip() == "jupyter lab notebooks/"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -73,6 +73,7 @@ def test_quick_run(path: Path, tmp_path: Path) -> None:
     missing = sorted(set(papermill.inspect_notebook(str(path))) - set(recorded) - LOCATIONS)
     assert not missing, f"parameters {missing} are not recorded in results.json"
     assert recorded["QUICK"] is True
+    assert {"git_commit", "torch", "cpu", "cpu_native_bf16"} <= set(payload["provenance"])
 
     assert payload["results"], "results.json records no results"
     assert not non_finite(payload["results"]), f"non-finite: {non_finite(payload['results'])}"

@@ -73,7 +73,10 @@ def test_good_notebook_leaves_executed_copy_html_and_results(report):
     assert Path(payload["figures"]["line"]).read_bytes().startswith(b"\x89PNG")
     assert good.output_dir == out / "record_numbers"
     assert good.results == {"score": 0.5, "seed": 7, "metrics": {"recall@20": 0.25},
-                            "label": "fixture"}
+                            "label": "fixture",
+                            "conclusions": ["The fixture scored 0.5 with seed 7."]}
+    assert good.figures == {"line": str(out / "record_numbers" / "figures" / "line.png")}
+    assert good.provenance["config"] == payload["parameters"]
 
 
 @pytest.mark.slow
@@ -92,6 +95,10 @@ def test_index_links_both_and_shows_numbers_and_failure(report):
     index = (out / "index.html").read_text()
     assert 'href="record_numbers.html"' in index and 'href="broken.html"' in index
     assert "2 notebook(s), 1 failed" in index
+    assert "<h2>Fixture: records numbers and one figure</h2>" in index
+    assert "Does the report show what a notebook recorded?" in index
+    assert "<li>The fixture scored 0.5 with seed 7.</li>" in index
+    assert '<img src="record_numbers/figures/line.png"' in index
     assert "code cell 2: RuntimeError: planted failure" in index
     assert "&gt;&gt;&gt; x = 1" in index  # escaped, not raw markup
     for number in ("score = 0.5", "seed = 7", "metrics.recall@20 = 0.25"):
@@ -152,15 +159,6 @@ def test_cli_exit_code_0_and_seed_passed(tmp_path, capsys):
     assert re.search(r"fine\s+ok", capsys.readouterr().out)
 
 
-def test_cli_bad_arguments_exit_2(notebooks, tmp_path, capsys):
-    for argv, message in ((["--only", "zzz"], "no notebook"),
-                          (["--seed", "x"], "invalid int value")):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["report", "--notebooks", str(notebooks), "--output", str(tmp_path), *argv])
-        assert exit_info.value.code == 2
-        assert message in capsys.readouterr().err
-
-
 def test_train_cli_writes_metrics_and_history(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
     config = tmp_path / "config.yaml"
@@ -175,6 +173,8 @@ def test_train_cli_writes_metrics_and_history(tmp_path, monkeypatch, capsys):
     assert "test_ndcg@20" in table and "best_epoch" in table
     payload = json.loads(out.read_text())
     assert payload["seed"] == 1 and payload["config"]["embedding_dim"] == 16
+    assert payload["provenance"]["config"] == payload["config"]
+    assert payload["provenance"]["device"] == "cpu" and payload["provenance"]["git_commit"]
     assert set(payload["models"]) == {"MultimodalGCN", "MultimodalGCN+RF"}
     base, rf = payload["models"]["MultimodalGCN"], payload["models"]["MultimodalGCN+RF"]
     assert [row["epoch"] for row in rf["history"]] == [0, 1]
@@ -190,20 +190,91 @@ def test_train_cli_no_rf_trains_the_backbone_only(tmp_path, monkeypatch, capsys)
     assert set(json.loads(out.read_text())["models"]) == {"MultimodalGCN"}
 
 
-def test_train_cli_bad_arguments_exit_2(tmp_path, capsys):
-    listing = tmp_path / "list.yaml"
-    listing.write_text("- 1\n- 2\n")
-    typo = tmp_path / "typo.yaml"
-    typo.write_text("embeding_dim: 8\n")
-    cases = ((["--config", str(tmp_path / "missing.yaml")], "does not exist"),
-             (["--config", str(listing)], "must hold a YAML mapping, got list"),
-             (["--config", str(typo)], "unknown key(s) ['embeding_dim']"),
-             (["--epochs", "0"], "must be a positive integer"))
-    for argv, message in cases:
-        with pytest.raises(SystemExit) as exit_info:
-            main(["train", "--dataset", "synthetic", *argv])
-        assert exit_info.value.code == 2
-        assert message in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["train", "--dataset", "nowhere"])
-    assert "unknown source 'nowhere'" in capsys.readouterr().err
+def assert_one_line_error(argv: list[str], message: str, capsys) -> None:
+    """``main(argv)`` exits with status 2 and exactly one stderr line that contains ``message``."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2, err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert re.match(rf"python -m rfkit( {argv[0]})?: error: ", err) and "Traceback" not in err
+    assert message in err, err
+
+
+@pytest.fixture
+def bad_inputs(tmp_path) -> dict[str, Path]:
+    """Files and folders a user might wrongly pass."""
+    paths = {name: tmp_path / name for name in ("list.yaml", "typo.yaml", "rf_typo.yaml",
+                                                "broken.yaml", "no_inter", "bad_columns",
+                                                "bad_feature", "a_folder")}
+    paths["list.yaml"].write_text("- 1\n- 2\n")
+    paths["typo.yaml"].write_text("embeding_dim: 8\n")
+    paths["rf_typo.yaml"].write_text("use_rf: true\nrf_lrr: 0.01\n")
+    paths["broken.yaml"].write_text("embedding_dim: [8, 16\nuse_rf: true\n")
+    for folder in ("no_inter", "bad_columns", "bad_feature", "a_folder"):
+        paths[folder].mkdir()
+    (paths["bad_columns"] / "data.inter").write_text("user\titem\n0\t1\n")
+    (paths["bad_feature"] / "data.inter").write_text(
+        "userID\titemID\trating\ttimestamp\tx_label\n0\t0\t1\t0\t0\n")
+    (paths["bad_feature"] / "text_feat.npy").write_bytes(b"not a numpy file")
+    return paths
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dataset", "nowhere"], "--dataset: unknown source 'nowhere'"),
+    (["--dataset", "{tmp}/missing"], "does not exist or is not a folder"),
+    (["--dataset", "{no_inter}"], "no *.inter file"),
+    (["--dataset", "{bad_columns}"], "interactions lack the column(s)"),
+    (["--dataset", "{bad_feature}"], "cannot read feature file"),
+    (["--config", "{tmp}/missing.yaml"], "does not exist"),
+    (["--config", "multimodel"], "unknown config 'multimodel'"),
+    (["--config", "{list.yaml}"], "must hold a YAML mapping, got list"),
+    (["--config", "{broken.yaml}"], "is not valid YAML"),
+    (["--config", "{typo.yaml}"], "unknown key(s) ['embeding_dim']"),
+    (["--config", "{rf_typo.yaml}"], "unknown config key 'rf_lrr' (did you mean 'rf_lr'?)"),
+    (["--epochs", "0"], "--epochs: must be a positive integer, got 0"),
+    (["--epochs", "x"], "--epochs: must be a positive integer, got 'x'"),
+    (["--json", "{a_folder}"], "is a folder, not a file"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_train_cli_user_errors_are_one_line_exit_2(argv, message, bad_inputs, tmp_path,
+                                                  monkeypatch, capsys):
+    monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
+    monkeypatch.setattr(cli, "compare_rf", lambda *a, **k: pytest.fail("training started"))
+    names = {"tmp": str(tmp_path), **{k.replace(".", "_"): str(v) for k, v in bad_inputs.items()}}
+    argv = [a.replace(".yaml}", "_yaml}").format(**names) for a in argv]
+    dataset = [] if "--dataset" in argv else ["--dataset", "synthetic"]
+    assert_one_line_error(["train", *dataset, *argv], message, capsys)
+
+
+def test_train_cli_missing_dataset_option(capsys):
+    assert_one_line_error(["train"], "the following arguments are required: --dataset", capsys)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--only", "zzz"], "no notebook in"),
+    (["--only", "zzz"], "available: ['broken', 'record_numbers']"),
+    (["--notebooks", "{tmp}/missing"], "is not a directory"),
+    (["--output", "{tmp}/a_file"], "--output '{tmp}/a_file' exists and is not a folder"),
+    (["--seed", "x"], "argument --seed: invalid int value: 'x'"),
+])
+def test_report_cli_user_errors_are_one_line_exit_2(argv, message, notebooks, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    defaults = {"--notebooks": str(notebooks), "--output": str(tmp_path / "out")}
+    given = [*argv, *(x for k, v in defaults.items() if k not in argv for x in (k, v))]
+    assert_one_line_error(["report", *given], message.format(tmp=tmp_path), capsys)
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+def test_errors_while_working_are_not_user_errors(monkeypatch):
+    """A failure during training propagates (traceback, status 1), it is not reported as bad
+    input."""
+    monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
+
+    def diverged(*args, **kwargs):
+        raise ValueError("loss is NaN at epoch 3")
+
+    monkeypatch.setattr(cli, "train", diverged)
+    with pytest.raises(ValueError, match="loss is NaN"):
+        main(["train", "--dataset", "synthetic", "--epochs", "1", "--no-progress"])

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from rfkit.provenance import provenance
+
 
 def _plain(value: Any) -> Any:
     """JSON-ready copy: numpy and torch scalars to Python, NaN/Inf refused."""
@@ -33,12 +35,19 @@ def _plain(value: Any) -> Any:
 
 
 class RunRecord:
-    """Collects one notebook run's parameters, numbers and figures."""
+    """Collects one notebook run's parameters, numbers and figures.
+
+    ``device`` and ``config`` (the model config; the parameters when None) go into the
+    provenance that `write` stores; both may be set later as attributes.
+    """
 
     def __init__(self, notebook: str, parameters: Mapping[str, Any], output_dir: str | Path,
-                 figures_dir: str | Path):
+                 figures_dir: str | Path, device: str = "cpu",
+                 config: Mapping[str, Any] | None = None):
         self.notebook = notebook
         self.parameters = dict(parameters)
+        self.device = device
+        self.config = config
         self.output_dir = Path(output_dir)
         self.figures_dir = Path(figures_dir)
         self.results: dict[str, Any] = {}
@@ -57,9 +66,12 @@ class RunRecord:
         return path
 
     def write(self) -> Path:
+        """Write OUTPUT_DIR/results.json: parameters, numbers, figures and provenance."""
         self.output_dir.mkdir(parents=True, exist_ok=True)
         path = self.output_dir / "results.json"
+        config = self.parameters if self.config is None else self.config
         payload = {"notebook": self.notebook, "parameters": _plain(self.parameters),
-                   "results": self.results, "figures": self.figures}
+                   "results": self.results, "figures": self.figures,
+                   "provenance": _plain(provenance(self.device, config))}
         path.write_text(json.dumps(payload, indent=2, allow_nan=False))
         return path
