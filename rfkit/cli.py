@@ -26,8 +26,9 @@ from rfkit.data import Dataset, cold_start, load
 from rfkit.models import MultimodalGCN
 from rfkit.provenance import provenance
 from rfkit.report import run_notebooks, select_notebooks, summary_table
-from rfkit.train import train
+from rfkit.train import TrainingDiverged, train
 
+PROG = "python -m rfkit"
 SYNTHETIC_PRESET = "small"
 TABLE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 # What bad input raises (a malformed MMRec file raises pandas' parser errors, ValueErrors).
@@ -112,18 +113,26 @@ def compare_rf(models: Mapping[str, MultimodalGCN], dataset: Dataset, epochs: in
     outcome = {}
     for name, model in models.items():
         start = time.perf_counter()
-        result = train(model, dataset, epochs=epochs, seed=seed, progress=progress)
-        outcome[name] = {"best_epoch": result.best_epoch,
+        try:
+            result, failure = train(model, dataset, epochs=epochs, seed=seed, progress=progress), None
+        except TrainingDiverged as diverged:
+            result, failure = diverged.result, diverged
+        outcome[name] = {"status": "ok" if failure is None else "diverged",
+                         "reason": None if failure is None else str(failure),
+                         "best_epoch": result.best_epoch,
                          "seconds": time.perf_counter() - start,
                          "valid": result.best_valid, "test": result.test_at_best,
                          "history": json.loads(result.history.to_json(orient="records"))}
+        if failure is not None:
+            break  # the comparison is incomplete; what was measured is still reported
     return outcome
 
 
 def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Rows: model; columns: valid/test recall and ndcg @10/@20, best epoch, seconds."""
-    rows = {name: {**{f"{split}_{m}": run[split][m] for split in ("valid", "test")
-                      for m in TABLE_METRICS},
+    """Rows: model; columns: valid/test recall and ndcg @10/@20 (empty for a run that failed
+    before its first evaluation), best epoch, seconds, status."""
+    rows = {name: {**{f"{split}_{m}": (run[split] or {}).get(m) for split in ("valid", "test")
+                      for m in TABLE_METRICS}, "status": run["status"],
                    "best_epoch": run["best_epoch"], "seconds": round(run["seconds"], 1)}
             for name, run in outcome.items()}
     return pd.DataFrame.from_dict(rows, orient="index").round(4)
@@ -152,7 +161,10 @@ def _train(args: argparse.Namespace) -> int:
                    "provenance": provenance(device="cpu", config=settings)}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics and history: {args.json}")
-    return 0
+    failed = [(name, run["reason"]) for name, run in outcome.items() if run["status"] != "ok"]
+    for name, reason in failed:
+        print(f"{PROG} train: {name} failed: {' '.join(reason.split())}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
@@ -202,7 +214,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``report`` and ``train`` subcommands."""
-    parser = _Parser(prog="python -m rfkit", description=__doc__,
+    parser = _Parser(prog=PROG, description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,9 +18,24 @@ from tqdm.auto import tqdm
 
 from rfkit.data.dataset import Dataset
 from rfkit.models import MultimodalGCN
-from rfkit.train import TrainResult, train
+from rfkit.train import TrainingDiverged, TrainResult, train
 
 Measure = Callable[[MultimodalGCN, TrainResult, Dataset], Any]
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """A run that failed while training (e.g. diverged): kept as a record, never dropped."""
+
+    status: str
+    reason: str
+    epochs_run: int
+    best_epoch: int | None
+
+    def record(self) -> dict[str, Any]:
+        """The run's row: status and reason, the epochs it got through, no metrics."""
+        return {"status": self.status, "reason": self.reason, "epochs_run": self.epochs_run,
+                "best_epoch": self.best_epoch}
 
 
 def run_summary(model: MultimodalGCN, result: TrainResult, dataset: Dataset | None = None) -> dict[str, Any]:
@@ -35,7 +51,8 @@ def run_summary(model: MultimodalGCN, result: TrainResult, dataset: Dataset | No
 
 def train_one(config: Mapping[str, Any], seed: int, dataset: Dataset, train_options: Mapping[str, Any],
               measure: Measure = run_summary) -> Any:
-    """Train `config` with `seed` on one thread; return ``measure(model, result, dataset)``.
+    """Train `config` with `seed` on one thread; return ``measure(model, result, dataset)``, or a
+    `RunFailure` when training diverged (the other jobs of a sweep go on).
 
     `train_options` go to `rfkit.train.train` (epochs, patience, batch_size, ...).
     """
@@ -43,7 +60,10 @@ def train_one(config: Mapping[str, Any], seed: int, dataset: Dataset, train_opti
     torch.set_num_threads(1)
     try:
         model = MultimodalGCN({**config, "seed": seed}, dataset)
-        result = train(model, dataset, seed=seed, progress=False, **train_options)
+        try:
+            result = train(model, dataset, seed=seed, progress=False, **train_options)
+        except TrainingDiverged as failure:
+            return RunFailure("diverged", str(failure), failure.result.epochs_run, failure.result.best_epoch)
         return measure(model, result, dataset)
     finally:
         torch.set_num_threads(threads)
@@ -93,9 +113,18 @@ def train_many(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], d
 
 
 def records(results: Iterable[tuple[str, int, Any]], name_column: str = "variant") -> list[dict[str, Any]]:
-    """Flatten `train_many` output whose measure returned a record or a list of records."""
+    """Flatten `train_many` output whose measure returned a record or a list of records; each row
+    gets a ``status`` ("ok", or the failure's status with its ``reason`` and no metrics)."""
     rows = []
     for name, seed, measured in results:
+        if isinstance(measured, RunFailure):
+            rows.append({name_column: name, "seed": seed, **measured.record()})
+            continue
         for row in measured if isinstance(measured, list) else [measured]:
-            rows.append({name_column: name, "seed": seed, **row})
+            rows.append({name_column: name, "seed": seed, "status": "ok", **row})
     return rows
+
+
+def succeeded(results: Iterable[tuple[str, int, Any]]) -> list[tuple[str, int, Any]]:
+    """The `train_many` results whose run did not fail."""
+    return [item for item in results if not isinstance(item[2], RunFailure)]

@@ -278,3 +278,21 @@ def test_errors_while_working_are_not_user_errors(monkeypatch):
     monkeypatch.setattr(cli, "train", diverged)
     with pytest.raises(ValueError, match="loss is NaN"):
         main(["train", "--dataset", "synthetic", "--epochs", "1", "--no-progress"])
+
+
+def test_train_cli_a_diverged_run_is_one_line_exit_1_and_json_keeps_what_was_measured(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
+    config = tmp_path / "diverging.yaml"
+    config.write_text("base: multimodal\nembedding_dim: 16\nrf_lr: 1000000.0\nrf_warmup_epochs: 1\n"
+                      "rf_hidden_dim: 32\nrf_sampling_steps: 2\n")
+    out = tmp_path / "run.json"
+    with pytest.warns(RuntimeWarning):
+        status = main(["train", "--dataset", "synthetic", "--epochs", "3", "--config", str(config),
+                       "--json", str(out), "--no-progress"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("python -m rfkit train: MultimodalGCN+RF failed: training stopped at epoch 1")
+    models = json.loads(out.read_text())["models"]
+    assert models["MultimodalGCN"]["status"] == "ok" and models["MultimodalGCN+RF"]["status"] == "diverged"
+    assert [row["epoch"] for row in models["MultimodalGCN+RF"]["history"]] == [0]

@@ -81,3 +81,19 @@ def test_inference_ratio_zero_reproduces_the_backbone(tiny):
     assert table.loc[0, "valid_recall@20"] == backbone["recall@20"]
     assert table.loc[0, "valid_ndcg@20"] == backbone["ndcg@20"]
     assert table.loc[1, "valid_ndcg@20"] != backbone["ndcg@20"]
+
+
+DIVERGING = {"embedding_dim": 16, "use_rf": True, "rf_lr": 1e6, "rf_warmup_epochs": 1, "rf_hidden_dim": 32,
+             "rf_sampling_steps": 2}
+
+
+def test_a_diverging_configuration_is_a_failed_row_and_the_others_finish(tiny):
+    from rfkit.sweep import run_configs
+    configs = {"good": {"embedding_dim": 16, "use_rf": False}, "bad": DIVERGING}
+    with pytest.warns(RuntimeWarning, match="skipped a step"):
+        table = run_configs(configs, [0, 1], tiny, progress=False, epochs=3, patience=3, batch_size=512)
+    good, bad = table[table["variant"] == "good"], table[table["variant"] == "bad"]
+    assert list(good["status"]) == ["ok", "ok"] and good["test_ndcg@20"].notna().all()
+    assert list(bad["status"]) == ["diverged", "diverged"]
+    assert bad["reason"].str.contains("lower rf_lr").all() and bad["test_ndcg@20"].isna().all()
+    assert (bad["epochs_run"] == 1).all() and (bad["best_epoch"] == 0).all()

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rfkit.data.dataset import Dataset
 from rfkit.models import MultimodalGCN
-from rfkit.runner import records, run_summary, train_many
+from rfkit.runner import RunFailure, records, run_summary, succeeded, train_many
 from rfkit.stats import mean_and_spread
 from rfkit.train import TrainResult
 
@@ -49,11 +49,12 @@ def run_histories(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int]
     config's name; rows come in config order, then seed order.
     """
     results = train_many(configs, seeds, dataset, train_options, history_measure, executor, progress=False)
-    epochs = pd.concat([history.assign(variant=name, seed=seed) for name, seed, (history, _) in results],
+    epochs = pd.concat([history.assign(variant=name, seed=seed) for name, seed, (history, _) in succeeded(results)],
                        ignore_index=True)
     front = ["variant", "seed", "epoch"]
     epochs = epochs[front + [c for c in epochs.columns if c not in front]]
-    runs = pd.DataFrame(records((name, seed, summary) for name, seed, (_, summary) in results))
+    runs = pd.DataFrame(records((name, seed, measured if isinstance(measured, RunFailure) else measured[1])
+                                for name, seed, measured in results))
     return Histories(epochs, runs)
 
 

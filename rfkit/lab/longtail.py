@@ -20,7 +20,7 @@ import pandas as pd
 from rfkit.data.dataset import Dataset
 from rfkit.metrics import DEFAULT_BUCKETS, bucket_metrics, popularity_buckets, topk_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.runner import run_jobs, train_one
+from rfkit.runner import RunFailure, run_jobs, train_one
 from rfkit.stats import describe, paired_differences
 from rfkit.train import TrainResult
 
@@ -96,7 +96,8 @@ def compare_buckets(variants: Mapping[str, Mapping[str, Any]], seeds: Sequence[i
     tables = run_jobs(train_one, [dict(config=variants[name], seed=seed, dataset=datasets[label],
                                        train_options={**train_options, "ks": ks}, measure=measure)
                                   for label, name, seed in jobs], executor, progress=False)
-    return pd.concat([table.assign(dataset=label, variant=name, seed=seed)
+    return pd.concat([(pd.DataFrame([table.record()]) if isinstance(table, RunFailure) else table.assign(status="ok"))
+                      .assign(dataset=label, variant=name, seed=seed)
                       for (label, name, seed), table in zip(jobs, tables)], ignore_index=True)
 
 
