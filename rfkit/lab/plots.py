@@ -271,3 +271,26 @@ def plot_solver_curves(table: pd.DataFrame, ax: Axes, x: str, y: str, hue: str =
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_ratio_curve(curve: pd.DataFrame, ax: Axes, metric: str = "ndcg@20", title: str | None = None) -> Axes:
+    """Validation and test `metric` of one trained model against its inference mix ratio
+    (`rfkit.sweep.score_at_ratios` output), each with a dashed line at its ratio-0 value: the
+    backbone alone, the reference every ratio is compared with."""
+    columns = [f"{split}_{metric}" for split in ("valid", "test")]
+    missing = {"inference_mix_ratio", *columns} - set(curve.columns)
+    if missing:
+        raise ValueError(f"curve lacks column(s) {sorted(missing)}")
+    if 0.0 not in set(curve["inference_mix_ratio"]):
+        raise ValueError("curve has no inference ratio 0: the backbone reference is missing")
+    curve = curve.sort_values("inference_mix_ratio")
+    backbone = curve.set_index("inference_mix_ratio").loc[0.0]
+    for column, color in zip(columns, sns.color_palette(n_colors=2)):
+        split = column.split("_")[0]
+        ax.plot(curve["inference_mix_ratio"], curve[column], marker="o", color=color, label=split)
+        ax.axhline(backbone[column], color=color, ls="--", lw=1, label=f"{split}, backbone alone")
+    ax.set(xlabel="inference mix ratio (0 = backbone alone)", ylabel=metric)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,9 +1,16 @@
 """Checks of notebooks/04_trajectory_visualization.ipynb's quick run."""
 from typing import Any
 
+import pandas as pd
+import pytest
+
+from rfkit.stats import paired_differences
+
 
 def check(payload: dict[str, Any]) -> None:
-    """Paths: S >= 0 (0 at one step, by definition), finer grids land nearer the fine solve, reflow straightens."""
+    """Paths: S >= 0 (0 at one step, by definition), finer grids land nearer the fine solve, reflow
+    straightens; every 2-RF vs 1-RF verdict is reproduced from the recorded per-seed table; the
+    cloud sizes are measured, not assumed."""
     r, p = payload["results"], payload["parameters"]
     table = r["steps_table"]
     assert len(table) == len(p["STEP_COUNTS"]) * len(p["SOLVERS"])
@@ -13,8 +20,39 @@ def check(payload: dict[str, Any]) -> None:
         errors = [row["ref_mse"] for row in table if row["solver"] == solver]
         assert errors[0] > errors[-1], f"{solver}: more steps did not approach the fine-grid solution"
     assert r["straightness_2rf"] < r["straightness_1rf"] and r["two_rf_is_straighter"]
-    flows = r["flow_table"]
-    assert len({row["flow"] for row in flows}) == 1 + len(p["REFLOW_SEEDS"])
-    one_rf = {row["n_steps"]: row["mse_to_reference"] for row in flows if row["flow"] == "1-RF"}
+    # One 1-RF and one 2-RF per reflow seed (2 in quick mode); the 1-RF rows are the same flow each time.
+    flows = pd.DataFrame(r["flow_table"])
+    seeds = p["SEEDS"]
+    assert len(seeds) == 2 and sorted(flows["seed"].unique()) == seeds
+    assert len(flows.drop_duplicates(["model", "seed"])) == 2 * len(seeds)
+    one_rf = flows[flows["model"] == "1-RF"]
+    assert (one_rf.groupby("n_steps")[["mse", "mse_to_reference", "straightness"]].nunique() == 1).all().all()
+    one_rf = one_rf.drop_duplicates("n_steps").set_index("n_steps")["mse_to_reference"]
     assert one_rf[p["REFERENCE_STEPS"]] < one_rf[1]  # 1-RF's own fine Euler solve is near its Heun reference
+    # The straightness and few-step verdicts, recomputed from the per-seed rows (lower is better).
+    per_flow = flows.drop_duplicates(["model", "seed"])
+    bend = paired_differences(per_flow, "straightness", "1-RF", ["2-RF"], variant="model", higher_is_better=False)
+    assert r["straightness_difference"]["verdict"] == bend["verdict"].iloc[0]
+    assert r["straightness_difference"]["delta"] == pytest.approx(r["straightness_2rf"] - r["straightness_1rf"])
+    few = flows[flows["n_steps"].isin([1, 2])]
+    recorded = r["few_step_differences"]
+    assert sorted((d["error"], d["n_steps"]) for d in recorded) == sorted(
+        (e, n) for e in ("mse_to_reference", "mse") for n in (1, 2))
+    for d in recorded:
+        again = paired_differences(few[few["n_steps"] == d["n_steps"]], d["error"], "1-RF", ["2-RF"],
+                                   variant="model", higher_is_better=False).iloc[0]
+        assert d["verdict"] == again["verdict"] and d["n_seeds"] == len(seeds)
+        assert [d["delta"], d["ci_low"], d["ci_high"]] == pytest.approx(
+            [again["delta"], again["ci_low"], again["ci_high"]], abs=1e-15)
+    # The few-step sentence says "no better" exactly when no interval shows 2-RF ahead.
+    to_reference = [d for d in recorded if d["error"] == "mse_to_reference"]
+    sentence = next(s for s in r["conclusions"] if s.startswith("Endpoint MSE to the fine 1-RF solution"))
+    no_better = all(d["verdict"] != "better" for d in to_reference)
+    assert ("no better than 1-RF at 1 or 2 Euler steps" in sentence) == no_better
+    # Cloud sizes: the ratio of spreads is computed and stated, in the plane and over all dimensions.
+    sizes = r["cloud_sizes"]
+    assert r["plane_spread_ratio"] == pytest.approx(sizes["t1"]["plane_spread"] / sizes["t0"]["plane_spread"])
+    assert r["spread_ratio"] == pytest.approx(sizes["t1"]["spread"] / sizes["t0"]["spread"])
+    assert all(0 < s["plane_share"] <= 1 + 1e-9 and s["plane_spread"] > 0 for s in sizes.values())
+    assert f"{r['plane_spread_ratio']:.2f}x" in r["conclusions"][0]
     assert r["explorer_time"] == 1.0 and len(payload["figures"]) >= 4
