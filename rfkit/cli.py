@@ -189,7 +189,8 @@ def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
 
 
 def _readme(args: argparse.Namespace) -> int:
-    changed = readme.refresh(args.readme, args.figures, args.benchmarks)
+    with user_input("--readme"):
+        changed = readme.refresh(args.readme, args.figures, args.benchmarks)
     print(f"{args.readme}: {'updated' if changed else 'already up to date'} from {args.figures}/*/results.json "
           f"and {args.benchmarks}/*.json")
     return 0

@@ -108,7 +108,7 @@ def blocks_in(text: str) -> dict[str, str]:
     """The current content of each generated block of a README text."""
     found = {}
     for name in BLOCKS:
-        match = re.search(re.escape(_marker(name)) + r"\n(.*?)\n" + re.escape(_marker(name, end=True)), text, re.S)
+        match = re.search(re.escape(_marker(name)) + r"\n(.*?)\n?" + re.escape(_marker(name, end=True)), text, re.S)
         if match is None:
             raise ValueError(f"README has no block {name!r}: add the lines {_marker(name)!r} and "
                              f"{_marker(name, end=True)!r}")
@@ -123,7 +123,7 @@ def refresh(readme: str | Path = "README.md", figures_dir: str | Path = "figures
     text = original = readme.read_text()
     blocks_in(text)  # every block must exist before anything is written
     for name, content in render(figures_dir, bench_dir, readme.parent).items():
-        pattern = re.escape(_marker(name)) + r"\n.*?\n" + re.escape(_marker(name, end=True))
+        pattern = re.escape(_marker(name)) + r"\n.*?\n?" + re.escape(_marker(name, end=True))
         text = re.sub(pattern, lambda _: f"{_marker(name)}\n{content}\n{_marker(name, end=True)}", text, flags=re.S)
     if text != original:
         readme.write_text(text)
