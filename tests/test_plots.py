@@ -3,10 +3,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rfkit.lab.plots import plot_paths, plot_samples, plot_step_curves  # noqa: E402
+from rfkit.lab.plots import plot_differences  # noqa: E402
 
 
 @pytest.fixture
@@ -136,3 +138,18 @@ def test_plot_solver_curves_one_line_per_solver_with_labels(ax):
     assert ax.get_ylabel() == "error"
     with pytest.raises(ValueError, match="lacks column"):
         plot_solver_curves(table, ax, "n_steps", "missing")
+
+
+def test_plot_differences_draws_one_interval_per_row_around_zero():
+    rows = pd.DataFrame({"variant": ["a", "b", "c"], "delta": [0.02, -0.01, 0.0], "ci_low": [0.01, -0.03, float("nan")],
+                         "ci_high": [0.03, 0.01, float("nan")], "verdict": ["better", "within noise", "one seed"]})
+    fig, ax = plt.subplots()
+    plot_differences(rows, ax, title="t")
+    positions = dict(zip([t.get_text() for t in ax.get_yticklabels()], ax.get_yticks()))
+    assert positions["a"] > positions["b"] > positions["c"]  # table order, top to bottom
+    low, high = ax.get_xlim()
+    assert low == pytest.approx(-high) and high > 0.03  # symmetric about zero, every interval inside
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["better", "within noise", "one seed"]
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_differences(rows.drop(columns="ci_low"), ax)
+    plt.close(fig)

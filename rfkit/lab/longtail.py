@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rfkit.data.dataset import Dataset
+from rfkit.lab.verdicts import chance_note
 from rfkit.metrics import DEFAULT_BUCKETS, bucket_metrics, popularity_buckets, topk_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.runner import RunFailure, run_jobs, train_one
@@ -117,3 +118,95 @@ def delta_table(deltas: pd.DataFrame, index: str, columns: str = "bucket",
     cells = [describe(row) for _, row in deltas.iterrows()]
     grid = deltas.assign(cell=cells).pivot(index=index, columns=columns, values="cell")
     return grid[[c for c in order if c in grid.columns]]
+
+
+def gain_trend(table: pd.DataFrame, baseline: str, treatment: str, metric: str, column: str = "informativeness",
+               split: str = "test") -> pd.DataFrame:
+    """How the treatment's gain moves along `column` (e.g. informativeness): per bucket and value
+    of `column`, (treatment - baseline at that value) minus (the same at the lowest value), paired
+    by seed. One `rfkit.stats.paired_differences` row per (bucket, value above the lowest)."""
+    rows = table[table["split"] == split]
+    if rows.empty:
+        raise ValueError(f"no rows for split {split!r}")
+    if rows[column].nunique() < 2:
+        raise ValueError(f"column {column!r} needs at least two values to show a trend")
+    wide = rows.pivot_table(index=[column, "bucket", "seed"], columns="variant", values=metric, aggfunc="first")
+    gains = (wide[treatment] - wide[baseline]).rename("gain").reset_index()
+    return paired_differences(gains, "gain", min(gains[column]), by=["bucket"], variant=column)
+
+
+def _buckets(rows: pd.DataFrame, verdict: str) -> str:
+    names = [b for b in BUCKET_ORDER if b in set(rows.loc[rows["verdict"] == verdict, "bucket"])]
+    return ", ".join(names) or "no bucket"
+
+
+def real_conclusions(deltas: pd.DataFrame, data_name: str, metric: str) -> tuple[list[str], dict[str, Any]]:
+    """Sentences on treatment minus baseline per bucket of one dataset (`bucket_differences` rows)."""
+    by = deltas.set_index("bucket")
+    sentences = [f"{data_name}, test {metric}, RF minus backbone per bucket (95% intervals over "
+                 f"{int(deltas['n_seeds'].min())} seeds):"]
+    for bucket in [*BUCKET_ORDER, ALL]:
+        row = by.loc[bucket]
+        relative = f", {row['relative']:+.0%} relative" if row["baseline_mean"] > 0 else ""
+        sentences.append(f"  {bucket}: {describe(row)}; backbone {row['baseline_mean']:.4f}{relative}")
+    verdicts = by["verdict"].to_dict()
+    core = deltas[deltas["bucket"] != ALL]
+    trades = verdicts["head"] == "worse" and "better" in (verdicts["mid"], verdicts["tail"])
+    sentences.append(f"  => on {data_name}, RF is better on {_buckets(core, 'better')}, worse on "
+                     f"{_buckets(core, 'worse')}, within noise on {_buckets(core, 'within noise')}; "
+                     f"overall ({ALL}): {verdicts[ALL]}.")
+    if trades:
+        sentences.append(f"  => RF trades accuracy on popular items for accuracy on rarer ones here; the net "
+                         f"effect on all users is '{verdicts[ALL]}'.")
+    return sentences, {"real_verdicts": verdicts, "trades_head_for_tail": trades,
+                       "rf_better_real": {b: v == "better" for b, v in verdicts.items()},
+                       "rf_worse_real": {b: v == "worse" for b, v in verdicts.items()}}
+
+
+def sweep_conclusions(deltas: pd.DataFrame, trend: pd.DataFrame, metric: str,
+                      column: str = "informativeness") -> tuple[list[str], dict[str, Any]]:
+    """Sentences on the gain per bucket at each value of `column` (`bucket_differences` rows with
+    ``by=[column, "bucket"]``) and on its change from the lowest value (`gain_trend` rows); then
+    whether "RF helps mid and tail only when the features carry information" holds."""
+    present = [b for b in (*BUCKET_ORDER, ALL) if b in set(deltas["bucket"])]
+    if not {"mid", "tail"} <= set(present):
+        raise ValueError(f"deltas must hold the buckets 'mid' and 'tail', got {present}")
+    values = sorted(set(deltas[column]))
+    low, by = values[0], deltas.set_index([column, "bucket"])
+    sentences, peaks, better_at = [], {}, {}
+    for bucket in present:
+        rows = deltas[deltas["bucket"] == bucket]
+        peaks[bucket] = float(rows.loc[rows["delta"].idxmax(), column])
+        better_at[bucket] = [float(s) for s in rows.loc[rows["verdict"] == "better", column]]
+        moves = trend[trend["bucket"] == bucket]
+        sentences.append(
+            f"synthetic {bucket}, test {metric}, RF minus backbone: "
+            + "; ".join(f"s={s}: {describe(by.loc[(s, bucket)])}" for s in values)
+            + f"; largest mean gain at s={peaks[bucket]}; gain at s minus gain at s={low}: "
+            + "; ".join(f"s={row[column]}: {describe(row)}" for _, row in moves.iterrows()) + ".")
+    informative = values[1:]
+    rare = [sorted(better_at[b]) for b in ("mid", "tail")]
+    if all(at == informative for at in rare):  # better at every informative value and not at the lowest
+        claim = "holds"
+    elif any(s in informative for at in rare for s in at):
+        claim = "holds only in part"
+    else:
+        claim = "is not supported"
+    sentences.append(
+        f"'RF helps mid and tail only when the features carry information' {claim}: RF is better beyond noise on "
+        + "; ".join(f"{b} at " + (", ".join(f"s={s}" for s in better_at[b]) or "no informativeness")
+                    for b in ("mid", "tail")) + f" (tested at s = {', '.join(map(str, values))}).")
+    grows = {b: [float(s) for s in trend.loc[(trend["bucket"] == b) & (trend["verdict"] == "better"), column]]
+             for b in present}
+    return sentences, {"sweep_better_at": better_at, "gain_peaks_at": peaks, "gain_grows_at": grows,
+                       "information_claim": claim}
+
+
+def conclusions(real: pd.DataFrame, sweep: pd.DataFrame, trend: pd.DataFrame, data_name: str,
+                metric: str) -> tuple[list[str], dict[str, Any]]:
+    """Notebook 06's conclusions: `real_conclusions`, `sweep_conclusions`, then how many of all
+    these verdicts would exceed noise by chance; and their flags."""
+    real_sentences, real_flags = real_conclusions(real, data_name, metric)
+    sweep_sentences, sweep_flags = sweep_conclusions(sweep, trend, metric)
+    return ([*real_sentences, *sweep_sentences, chance_note(real, sweep, trend)],
+            {**real_flags, **sweep_flags, "n_verdicts": len(real) + len(sweep) + len(trend)})

@@ -291,6 +291,41 @@ def plot_ratio_curve(curve: pd.DataFrame, ax: Axes, metric: str = "ndcg@20", tit
         ax.axhline(backbone[column], color=color, ls="--", lw=1, label=f"{split}, backbone alone")
     ax.set(xlabel="inference mix ratio (0 = backbone alone)", ylabel=metric)
     ax.legend()
+
+
+VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "within noise": "0.45", "one seed": "0.7"}
+
+
+def plot_differences(differences: pd.DataFrame, ax: Axes, label: str = "variant", title: str | None = None,
+                     xlabel: str = "difference from the reference") -> Axes:
+    """Paired differences from a reference setting, one row per `label` value (top to bottom in
+    table order): the mean difference as a dot, its 95% interval (``ci_low`` .. ``ci_high``) as a
+    bar, coloured by ``verdict``, and a dashed line at zero. A bar that crosses the line is within
+    noise. E.g. `rfkit.stats.paired_differences` output for one metric."""
+    missing = {label, "delta", "ci_low", "ci_high", "verdict"} - set(differences.columns)
+    if missing:
+        raise ValueError(f"differences lacks column(s) {sorted(missing)}")
+    if differences.empty:
+        raise ValueError("differences is empty: nothing to draw")
+    rows = differences.reset_index(drop=True)
+    y = list(range(len(rows)))[::-1]
+    for position, row in zip(y, rows.itertuples()):
+        low, high = (row.ci_low, row.ci_high) if pd.notna(row.ci_low) else (row.delta, row.delta)
+        color = VERDICT_COLORS.get(row.verdict, "0.45")
+        ax.plot([low, high], [position, position], color=color, lw=2.5, solid_capstyle="butt")
+        ax.plot(row.delta, position, "o", color=color)
+    ax.axvline(0.0, color="0.3", ls="--", lw=1)
+    edge = float(rows[["delta", "ci_low", "ci_high"]].abs().max().max())
+    edge = 1.15 * edge if edge > 1e-12 else 1e-4  # symmetric about zero; all-zero rows get a small range
+    ax.set_xlim(-edge, edge)
+    ax.ticklabel_format(axis="x", useOffset=False)
+    ax.locator_params(axis="x", nbins=5)
+    ax.set_yticks(y, [str(v) for v in rows[label]])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(xlabel)
+    handles = [ax.plot([], [], "o-", color=c, label=v)[0] for v, c in VERDICT_COLORS.items()
+               if v in set(rows["verdict"])]
+    ax.legend(handles=handles, fontsize=8, loc="best")
     if title:
         ax.set_title(title)
     return ax

@@ -1,24 +1,76 @@
 """Checks of notebooks/05_guidance_and_sampling.ipynb's quick run."""
 from typing import Any
 
+import pandas as pd
+import pytest
+
+from rfkit.lab.guidance import REFERENCE
+from rfkit.stats import paired_differences
+
+DIFFERENCE = ("delta", "ci_low", "ci_high")
+
+
+def same_differences(recorded: list[dict], recomputed: pd.DataFrame, keys: list[str]) -> None:
+    """Every recorded paired difference equals the one recomputed from the per-seed numbers."""
+    assert len(recorded) == len(recomputed)
+    expected = {tuple(row[k] for k in keys): row for _, row in recomputed.iterrows()}
+    for row in recorded:
+        again = expected[tuple(row[k] for k in keys)]
+        assert [row[c] for c in DIFFERENCE] == pytest.approx([again[c] for c in DIFFERENCE], abs=1e-12)
+        assert row["n_seeds"] == again["n_seeds"] and row["verdict"] == again["verdict"]
+
 
 def check(payload: dict[str, Any]) -> None:
-    """The prior at inference is a no-op at user scale 0 and moves endpoints otherwise; time grows with steps."""
+    """The prior at inference is a no-op at user scale 0 and moves endpoints otherwise; time grows
+    with steps; every verdict is the paired difference recomputed from the recorded per-seed
+    numbers; the conclusions name the synthetic data of the grid and the timed numbers."""
     r, p = payload["results"], payload["parameters"]
-    grid = r["guidance_grid"]
-    assert len(grid) == 2 * len(p["USER_SCALES"]) * len(p["COSINE_SCALES"]) * p["N_SEEDS"]
-    for variant, gain in r["prior_cosine_gain"].items():
-        if variant.startswith("user 0.0,"):
-            assert gain == 0.0 and r["prior_ndcg_gain"][variant] == 0.0
-        else:
-            assert gain != 0.0
+    n_seeds, n_settings = len(p["SEEDS"]), len(p["STEP_COUNTS"]) * len(p["SOLVERS"])
+    n_configs = len(p["USER_SCALES"]) * len(p["COSINE_SCALES"])
+    grid = pd.DataFrame(r["guidance_grid"])
+    assert len(grid) == 2 * n_configs * n_seeds and n_seeds >= 2
+
+    as_trained = grid[~grid.inference_prior]
+    for metric in ("valid_ndcg@20", "test_ndcg@20"):
+        same_differences([row for row in r["guidance_differences"] if row["metric"] == metric],
+                         paired_differences(as_trained, metric, REFERENCE), ["variant"])
+    assert {row["variant"] for row in r["guidance_differences"]} == set(grid.variant) - {REFERENCE}
+    sampler = grid.assign(sampler=grid.inference_prior.map({False: "as trained", True: "with prior"}))
+    for metric in ("cosine", "test_ndcg@20"):
+        rows = [row for row in r["prior_differences"] if row["metric"] == metric]
+        same_differences(rows, paired_differences(sampler, metric, "as trained", by=["variant"], variant="sampler"),
+                         ["variant"])
+        for row in rows:  # user scale 0: the prior term is zero, adding it changes nothing
+            if row["variant"].startswith("user 0.0,"):
+                assert row["delta"] == row["ci_low"] == row["ci_high"] == 0.0
+            elif metric == "cosine":
+                assert row["delta"] != 0.0
+
+    quality = pd.DataFrame(r["quality"]).assign(setting=lambda q: q.solver + " " + q.n_steps.astype(str))
+    assert len(quality) == n_settings * len(p["NOISE_SEEDS"])
+    assert quality["valid_ndcg@20"].between(0, 1).all()
+    reference = f"euler {min(p['STEP_COUNTS'])}"
+    for metric in ("valid_ndcg@20", "test_ndcg@20"):
+        same_differences([row for row in r["sampling_differences"] if row["metric"] == metric],
+                         paired_differences(quality, metric, reference, variant="setting", seed="noise_seed"),
+                         ["setting"])
+    assert len(r["sampling_differences"]) == 2 * (n_settings - 1)
+
     assert all(r["time_grows_with_steps"].values())
     timing = {(row["solver"], row["n_steps"]): row["seconds"] for row in r["timing"]}
     first, last = p["STEP_COUNTS"][0], p["STEP_COUNTS"][-1]
     assert all(timing[(s, last)] > timing[(s, first)] for s in p["SOLVERS"])
-    assert len(r["quality"]) == len(p["STEP_COUNTS"]) * len(p["SOLVERS"]) * p["N_NOISE"]
-    assert all(0 <= row["valid_ndcg@20"] <= 1 for row in r["quality"])
+    euler_ms = r["generate_ms"]["euler"]
+    assert [euler_ms[str(first)], euler_ms[str(last)]] == pytest.approx(
+        [1e3 * timing[("euler", first)], 1e3 * timing[("euler", last)]])
     endpoints = [row for row in r["endpoints"] if not row["inference_prior"]]
     assert all(row["straightness"] == 0 for row in endpoints if row["n_steps"] == 1)
-    assert r["best_guidance_variant"] in {row["variant"] for row in grid}
-    assert len(r["verdicts"]) == 5
+
+    text = "\n".join(r["conclusions"])
+    assert f"on synthetic data ({r['guidance_dataset']})" in text
+    assert f"euler {euler_ms[str(first)]:.1f} -> {euler_ms[str(last)]:.1f} ms" in text
+    n_verdicts = len(r["guidance_differences"]) + len(r["sampling_differences"]) + sum(
+        not row["variant"].startswith("user 0.0,") for row in r["prior_differences"])
+    assert r["n_verdicts"] == n_verdicts and f"of these {n_verdicts} verdicts" in r["conclusions"][-1]
+    assert r["best_guidance_variant"] in set(grid.variant)
+    assert len(r["conclusions"]) == 11

@@ -1,16 +1,32 @@
 """Checks of notebooks/06_long_tail.ipynb's quick run."""
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from rfkit.lab.longtail import verdict
+from rfkit.stats import paired_differences
+
+BASELINE, TREATMENT = "backbone", "backbone + RF"
+DIFFERENCE = ("delta", "ci_low", "ci_high", "baseline_mean", "treatment_mean")
+
+
+def same_differences(recorded: list[dict], recomputed: pd.DataFrame, keys: list[str]) -> None:
+    """Every recorded paired difference equals the one recomputed from the per-seed numbers."""
+    assert len(recorded) == len(recomputed)
+    expected = {tuple(row[k] for k in keys): row for _, row in recomputed.iterrows()}
+    for row in recorded:
+        again = expected[tuple(row[k] for k in keys)]
+        assert [row[c] for c in DIFFERENCE] == pytest.approx([again[c] for c in DIFFERENCE], abs=1e-12)
+        assert row["n_seeds"] == again["n_seeds"] and row["verdict"] == again["verdict"]
 
 
 def check(payload: dict[str, Any]) -> None:
     """Per-bucket tables have head/mid/tail/all, metrics in [0, 1]; what depends on the data only
     (evaluated users per bucket, synthetic interactions) is equal across variants and
-    informativeness; deltas and verdicts follow from the recorded numbers."""
+    informativeness; every difference, interval and verdict is recomputed from the recorded
+    per-seed numbers with rfkit.stats; the conclusions follow from those verdicts."""
     p, r = payload["parameters"], payload["results"]
+    metric, n_seeds, values = p["METRIC"], len(p["SEEDS"]), p["INFORMATIVENESS"]
     buckets = {"head", "mid", "tail", "all"}
     assert r["real_users_identical"] and r["sweep_users_identical"]
     assert r["interactions_identical"] and r["features_differ"]
@@ -22,17 +38,36 @@ def check(payload: dict[str, Any]) -> None:
         assert users["head"] + users["mid"] + users["tail"] >= users["all"] > 0
     if p["QUICK"]:  # both sections use the tiny synthetic preset: only the features differ
         assert r["real_users_per_bucket"] == r["sweep_users_per_bucket"]
-    for rows, n_groups in ((r["real_table"], 2 * 4), (r["sweep_table"], 2 * 4 * len(p["INFORMATIVENESS"]))):
-        assert len(rows) == n_groups and {row["bucket"] for row in rows} == buckets
-        assert all(0.0 <= row["mean"] <= 1.0 for row in rows)
-    for rows, n_groups in ((r["real_deltas"], 4), (r["sweep_deltas"], 4 * len(p["INFORMATIVENESS"]))):
-        assert len(rows) == n_groups
-        for row in rows:
-            assert row["n_seeds"] == p["N_SEEDS"]
-            assert row["delta"] == pytest.approx(row["treatment_mean"] - row["baseline_mean"], abs=1e-12)
-            assert row["verdict"] == verdict(row["delta"], row["delta_std"], row["n_seeds"])
-    assert {row["informativeness"] for row in r["sweep_deltas"]} == set(p["INFORMATIVENESS"])
+
+    real, sweep = pd.DataFrame(r["real_runs"]), pd.DataFrame(r["sweep_runs"])
+    assert len(real) == 2 * n_seeds * 4 and len(sweep) == 2 * n_seeds * 4 * len(values)
+    assert set(real.bucket) == set(sweep.bucket) == buckets and set(sweep.informativeness) == set(values)
+    assert real[metric].between(0, 1).all() and sweep[metric].between(0, 1).all()
+    same_differences(r["real_deltas"], paired_differences(real, metric, BASELINE, [TREATMENT], by=["bucket"]),
+                     ["bucket"])
+    same_differences(r["sweep_deltas"], paired_differences(sweep, metric, BASELINE, [TREATMENT],
+                                                           by=["informativeness", "bucket"]),
+                     ["informativeness", "bucket"])
+    wide = sweep.pivot_table(index=["informativeness", "bucket", "seed"], columns="variant", values=metric)
+    gains = (wide[TREATMENT] - wide[BASELINE]).rename("gain").reset_index()
+    same_differences(r["trend"], paired_differences(gains, "gain", min(values), by=["bucket"],
+                                                    variant="informativeness"), ["informativeness", "bucket"])
+    assert all(row["n_seeds"] == n_seeds for row in r["real_deltas"] + r["sweep_deltas"] + r["trend"])
+
     verdicts = {row["bucket"]: row["verdict"] for row in r["real_deltas"]}
     assert r["real_verdicts"] == verdicts
-    assert r["rf_helps_real"] == {b: v == "helps" for b, v in verdicts.items()}
+    assert r["rf_better_real"] == {b: v == "better" for b, v in verdicts.items()}
+    assert r["rf_worse_real"] == {b: v == "worse" for b, v in verdicts.items()}
+    better_at = {b: sorted(row["informativeness"] for row in r["sweep_deltas"]
+                           if row["bucket"] == b and row["verdict"] == "better") for b in buckets}
+    assert {b: sorted(v) for b, v in r["sweep_better_at"].items()} == better_at
+    informative = [s for s in values if s != min(values)]
+    claim = ("holds" if all(min(values) not in better_at[b] and better_at[b] == sorted(informative)
+                            for b in ("mid", "tail"))
+             else "holds only in part" if better_at["mid"] or better_at["tail"] else "is not supported")
+    assert r["information_claim"] == claim
+    assert any(line.startswith(f"'RF helps mid and tail only when the features carry information' {claim}")
+               for line in r["conclusions"])
+    n_verdicts = len(r["real_deltas"]) + len(r["sweep_deltas"]) + len(r["trend"])
+    assert r["n_verdicts"] == n_verdicts and f"of these {n_verdicts} verdicts" in r["conclusions"][-1]
     assert len(payload["figures"]) >= 4

@@ -1,0 +1,106 @@
+"""rfkit.lab.longtail's conclusions: per-bucket verdicts, the trend over informativeness, the claim."""
+import pandas as pd
+import pytest
+
+from rfkit.lab.longtail import ALL, bucket_differences, conclusions, gain_trend, real_conclusions, sweep_conclusions
+
+SEEDS = (0, 1, 2)
+CONSISTENT, MIXED = (0.010, 0.012, 0.011), (0.010, -0.010, 0.002)
+
+
+def runs(gains, informativeness=None):
+    """Test rows of backbone and backbone + RF per seed, where RF minus backbone is gains[bucket] per seed."""
+    rows = []
+    for bucket, per_seed in gains.items():
+        for seed, gain in zip(SEEDS, per_seed):
+            base = 0.2 + 0.05 * seed  # seed noise far above the effects: only pairing sees them
+            for variant, value in (("backbone", base), ("backbone + RF", base + gain)):
+                rows.append({"split": "test", "bucket": bucket, "variant": variant, "seed": seed,
+                             "recall@20": value, "informativeness": informativeness})
+    return pd.DataFrame(rows)
+
+
+def sweep(gains_by_s):
+    return pd.concat([runs(gains, s) for s, gains in gains_by_s.items()], ignore_index=True)
+
+
+def neg(gains):
+    return tuple(-g for g in gains)
+
+
+def test_real_conclusions_say_better_worse_and_within_noise():
+    table = runs({"head": neg(CONSISTENT), "mid": CONSISTENT, "tail": CONSISTENT, ALL: MIXED})
+    deltas = bucket_differences(table, "backbone", "backbone + RF", "recall@20", by=["bucket"])
+    sentences, flags = real_conclusions(deltas, "movielens", "recall@20")
+    assert sentences[0] == "movielens, test recall@20, RF minus backbone per bucket (95% intervals over 3 seeds):"
+    assert sentences[1].startswith("  head: -0.0110 [") and "(worse); backbone 0.2500, -4% relative" in sentences[1]
+    assert sentences[5] == ("  => on movielens, RF is better on mid, tail, worse on head, within noise on no bucket; "
+                            "overall (all): within noise.")
+    assert "trades accuracy on popular items" in sentences[6] and flags["trades_head_for_tail"]
+    assert flags["rf_better_real"] == {"head": False, "mid": True, "tail": True, ALL: False}
+    assert flags["rf_worse_real"]["head"] and flags["real_verdicts"][ALL] == "within noise"
+
+
+def test_real_conclusions_without_a_trade():
+    table = runs({"head": MIXED, "mid": MIXED, "tail": neg(CONSISTENT), ALL: MIXED})
+    sentences, flags = real_conclusions(bucket_differences(table, "backbone", "backbone + RF", "recall@20",
+                                                           by=["bucket"]), "movielens", "recall@20")
+    assert "RF is better on no bucket, worse on tail, within noise on head, mid" in sentences[-1]
+    assert not flags["trades_head_for_tail"]
+
+
+def test_gain_trend_is_the_paired_difference_of_gains():
+    table = sweep({0.0: {"tail": MIXED}, 1.0: {"tail": CONSISTENT}})
+    trend = gain_trend(table, "backbone", "backbone + RF", "recall@20")
+    assert list(trend["informativeness"]) == [1.0] and list(trend["bucket"]) == ["tail"]
+    per_seed = [c - m for c, m in zip(CONSISTENT, MIXED)]
+    assert trend["delta"].iloc[0] == pytest.approx(sum(per_seed) / 3)
+    with pytest.raises(ValueError, match="at least two values"):
+        gain_trend(sweep({0.0: {"tail": MIXED}}), "backbone", "backbone + RF", "recall@20")
+
+
+@pytest.mark.parametrize("mid_tail, claim, better_at", [
+    ({0.0: MIXED, 0.5: CONSISTENT, 1.0: CONSISTENT}, "holds", [0.5, 1.0]),
+    ({0.0: MIXED, 0.5: CONSISTENT, 1.0: MIXED}, "holds only in part", [0.5]),
+    ({0.0: CONSISTENT, 0.5: CONSISTENT, 1.0: CONSISTENT}, "holds only in part", [0.0, 0.5, 1.0]),
+    ({0.0: MIXED, 0.5: MIXED, 1.0: neg(CONSISTENT)}, "is not supported", []),
+])
+def test_sweep_conclusions_test_the_information_claim_at_every_value(mid_tail, claim, better_at):
+    table = sweep({s: {"head": MIXED, "mid": gains, "tail": gains, ALL: MIXED} for s, gains in mid_tail.items()})
+    deltas = bucket_differences(table, "backbone", "backbone + RF", "recall@20", by=["informativeness", "bucket"])
+    trend = gain_trend(table, "backbone", "backbone + RF", "recall@20")
+    sentences, flags = sweep_conclusions(deltas, trend, "recall@20")
+    assert flags["information_claim"] == claim
+    assert flags["sweep_better_at"]["tail"] == better_at and flags["sweep_better_at"]["head"] == []
+    assert sentences[-1].startswith(f"'RF helps mid and tail only when the features carry information' {claim}")
+    where = ", ".join(f"s={s}" for s in better_at) or "no informativeness"
+    assert f"tail at {where}" in sentences[-1]
+    tail = next(s for s in sentences if s.startswith("synthetic tail"))
+    assert tail.count("(better)") >= len(better_at) and "gain at s minus gain at s=0.0" in tail
+
+
+def test_the_gain_peak_is_where_the_mean_gain_is_largest():
+    big = (0.03, 0.031, 0.032)
+    table = sweep({0.0: {"mid": MIXED, "tail": MIXED}, 0.5: {"mid": MIXED, "tail": big},
+                   1.0: {"mid": MIXED, "tail": CONSISTENT}})
+    deltas = bucket_differences(table, "backbone", "backbone + RF", "recall@20", by=["informativeness", "bucket"])
+    trend = gain_trend(table, "backbone", "backbone + RF", "recall@20")
+    flags = sweep_conclusions(deltas, trend, "recall@20")[1]
+    # At s=1 RF beats the backbone beyond noise, but its gain over s=0 (0, +0.022, +0.009) is within noise.
+    assert flags["sweep_better_at"]["tail"] == [0.5, 1.0]
+    assert flags["gain_peaks_at"]["tail"] == 0.5 and flags["gain_grows_at"] == {"mid": [], "tail": [0.5]}
+    with pytest.raises(ValueError, match="'mid' and 'tail'"):
+        sweep_conclusions(deltas[deltas.bucket == "tail"], trend, "recall@20")
+
+
+def test_conclusions_end_with_the_chance_count():
+    real = runs({"head": neg(CONSISTENT), "mid": CONSISTENT, "tail": MIXED, ALL: MIXED})
+    table = sweep({s: {"head": MIXED, "mid": MIXED, "tail": MIXED, ALL: MIXED} for s in (0.0, 1.0)})
+    sentences, flags = conclusions(bucket_differences(real, "backbone", "backbone + RF", "recall@20", by=["bucket"]),
+                                   bucket_differences(table, "backbone", "backbone + RF", "recall@20",
+                                                      by=["informativeness", "bucket"]),
+                                   gain_trend(table, "backbone", "backbone + RF", "recall@20"), "movielens",
+                                   "recall@20")
+    assert flags["n_verdicts"] == 4 + 8 + 4
+    assert sentences[-1] == ("2 of these 16 verdicts exceed noise; with 95% intervals about 0.8 would do so by "
+                             "chance alone if nothing differed.")
