@@ -136,3 +136,23 @@ def test_plot_solver_curves_one_line_per_solver_with_labels(ax):
     assert ax.get_ylabel() == "error"
     with pytest.raises(ValueError, match="lacks column"):
         plot_solver_curves(table, ax, "n_steps", "missing")
+
+
+def test_plot_paired_differences_draws_each_row_with_its_interval(ax):
+    import pandas as pd
+
+    from rfkit.lab.plots import VERDICT_COLORS, plot_paired_differences
+    rows = pd.DataFrame({"variant": ["a", "b", "c"], "metric": ["m"] * 3, "delta": [0.02, -0.01, 0.003],
+                         "ci_low": [0.01, -0.02, float("nan")], "ci_high": [0.03, 0.005, float("nan")],
+                         "verdict": ["better", "within noise", "one seed"]})
+    plot_paired_differences(rows, ax, labels=("variant", "metric"), title="diffs")
+    bars = ax.containers
+    assert len(bars) == 3 and ax.get_title() == "diffs"
+    labels = dict(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]))
+    assert [labels[y] for y in sorted(labels, reverse=True)] == ["a, m", "b, m", "c, m"]  # first row on top
+    segments = bars[0].lines[2][0].get_segments()[0]
+    assert [x for x, _ in segments] == pytest.approx([0.01, 0.03])
+    assert bars[0].lines[0].get_color() == VERDICT_COLORS["better"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["better", "within noise", "one seed"]
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_paired_differences(rows.drop(columns="ci_low"), ax)

@@ -271,3 +271,34 @@ def plot_solver_curves(table: pd.DataFrame, ax: Axes, x: str, y: str, hue: str =
     if title:
         ax.set_title(title)
     return ax
+
+
+VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "within noise": "0.45", "one seed": "0.7"}
+
+
+def plot_paired_differences(differences: pd.DataFrame, ax: Axes, labels: Sequence[str] = ("metric",),
+                            xlabel: str = "treatment - baseline (95% interval)", title: str | None = None) -> Axes:
+    """One row per paired difference (e.g. `rfkit.stats.paired_differences` output): ``delta`` as a
+    dot with its ``ci_low`` .. ``ci_high`` interval, coloured by ``verdict``, against a dashed zero
+    line; an interval that crosses it is within noise. Rows are labelled by the `labels` columns
+    and drawn top to bottom in table order."""
+    missing = {"delta", "ci_low", "ci_high", "verdict", *labels} - set(differences.columns)
+    if missing:
+        raise ValueError(f"differences lacks column(s) {sorted(missing)}")
+    if differences.empty:
+        raise ValueError("differences is empty: nothing to draw")
+    y = list(range(len(differences)))[::-1]
+    for position, (_, row) in zip(y, differences.iterrows()):
+        low, high = row["ci_low"], row["ci_high"]
+        errors = [[0.0], [0.0]] if pd.isna(low) else [[row["delta"] - low], [high - row["delta"]]]
+        ax.errorbar([row["delta"]], [position], xerr=errors, fmt="o", capsize=4,
+                    color=VERDICT_COLORS.get(row["verdict"], "0.2"), label=row["verdict"])
+    ax.axvline(0.0, color="0.4", ls="--", lw=1)
+    ax.set_yticks(y, [", ".join(str(row[c]) for c in labels) for _, row in differences.iterrows()])
+    ax.set_xlabel(xlabel)
+    handles, names = ax.get_legend_handles_labels()
+    unique = dict(zip(names, handles))
+    ax.legend(unique.values(), unique.keys(), title="verdict", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
