@@ -8,7 +8,6 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rfkit.lab.plots import plot_paths, plot_samples, plot_step_curves  # noqa: E402
-from rfkit.lab.plots import plot_differences  # noqa: E402
 
 
 @pytest.fixture
@@ -140,16 +139,37 @@ def test_plot_solver_curves_one_line_per_solver_with_labels(ax):
         plot_solver_curves(table, ax, "n_steps", "missing")
 
 
-def test_plot_differences_draws_one_interval_per_row_around_zero():
+def test_plot_paired_differences_is_symmetric_about_zero_in_table_order():
+    from rfkit.lab.plots import plot_paired_differences
     rows = pd.DataFrame({"variant": ["a", "b", "c"], "delta": [0.02, -0.01, 0.0], "ci_low": [0.01, -0.03, float("nan")],
                          "ci_high": [0.03, 0.01, float("nan")], "verdict": ["better", "within noise", "one seed"]})
     fig, ax = plt.subplots()
-    plot_differences(rows, ax, title="t")
+    plot_paired_differences(rows, ax, labels=("variant",), title="t")
     positions = dict(zip([t.get_text() for t in ax.get_yticklabels()], ax.get_yticks()))
     assert positions["a"] > positions["b"] > positions["c"]  # table order, top to bottom
     low, high = ax.get_xlim()
     assert low == pytest.approx(-high) and high > 0.03  # symmetric about zero, every interval inside
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["better", "within noise", "one seed"]
     with pytest.raises(ValueError, match="lacks column"):
-        plot_differences(rows.drop(columns="ci_low"), ax)
+        plot_paired_differences(rows.drop(columns="ci_low"), ax, labels=("variant",))
     plt.close(fig)
+
+
+def test_plot_paired_differences_draws_each_row_with_its_interval(ax):
+    import pandas as pd
+
+    from rfkit.lab.plots import VERDICT_COLORS, plot_paired_differences
+    rows = pd.DataFrame({"variant": ["a", "b", "c"], "metric": ["m"] * 3, "delta": [0.02, -0.01, 0.003],
+                         "ci_low": [0.01, -0.02, float("nan")], "ci_high": [0.03, 0.005, float("nan")],
+                         "verdict": ["better", "within noise", "one seed"]})
+    plot_paired_differences(rows, ax, labels=("variant", "metric"), title="diffs")
+    bars = ax.containers
+    assert len(bars) == 3 and ax.get_title() == "diffs"
+    labels = dict(zip(ax.get_yticks(), [t.get_text() for t in ax.get_yticklabels()]))
+    assert [labels[y] for y in sorted(labels, reverse=True)] == ["a, m", "b, m", "c, m"]  # first row on top
+    segments = bars[0].lines[2][0].get_segments()[0]
+    assert [x for x, _ in segments] == pytest.approx([0.01, 0.03])
+    assert bars[0].lines[0].get_color() == VERDICT_COLORS["better"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["better", "within noise", "one seed"]
+    with pytest.raises(ValueError, match="lacks column"):
+        plot_paired_differences(rows.drop(columns="ci_low"), ax)

@@ -296,36 +296,33 @@ def plot_ratio_curve(curve: pd.DataFrame, ax: Axes, metric: str = "ndcg@20", tit
 VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "within noise": "0.45", "one seed": "0.7"}
 
 
-def plot_differences(differences: pd.DataFrame, ax: Axes, label: str = "variant", title: str | None = None,
-                     xlabel: str = "difference from the reference") -> Axes:
-    """Paired differences from a reference setting, one row per `label` value (top to bottom in
-    table order): the mean difference as a dot, its 95% interval (``ci_low`` .. ``ci_high``) as a
-    bar, coloured by ``verdict``, and a dashed line at zero. A bar that crosses the line is within
-    noise. E.g. `rfkit.stats.paired_differences` output for one metric."""
-    missing = {label, "delta", "ci_low", "ci_high", "verdict"} - set(differences.columns)
+def plot_paired_differences(differences: pd.DataFrame, ax: Axes, labels: Sequence[str] = ("metric",),
+                            xlabel: str = "treatment - baseline (95% interval)", title: str | None = None) -> Axes:
+    """One row per paired difference (e.g. `rfkit.stats.paired_differences` output): ``delta`` as a
+    dot with its ``ci_low`` .. ``ci_high`` interval, coloured by ``verdict``, against a dashed zero
+    line; an interval that crosses it is within noise. Rows are labelled by the `labels` columns
+    and drawn top to bottom in table order; the x axis is symmetric about zero."""
+    missing = {"delta", "ci_low", "ci_high", "verdict", *labels} - set(differences.columns)
     if missing:
         raise ValueError(f"differences lacks column(s) {sorted(missing)}")
     if differences.empty:
         raise ValueError("differences is empty: nothing to draw")
-    rows = differences.reset_index(drop=True)
-    y = list(range(len(rows)))[::-1]
-    for position, row in zip(y, rows.itertuples()):
-        low, high = (row.ci_low, row.ci_high) if pd.notna(row.ci_low) else (row.delta, row.delta)
-        color = VERDICT_COLORS.get(row.verdict, "0.45")
-        ax.plot([low, high], [position, position], color=color, lw=2.5, solid_capstyle="butt")
-        ax.plot(row.delta, position, "o", color=color)
-    ax.axvline(0.0, color="0.3", ls="--", lw=1)
-    edge = float(rows[["delta", "ci_low", "ci_high"]].abs().max().max())
-    edge = 1.15 * edge if edge > 1e-12 else 1e-4  # symmetric about zero; all-zero rows get a small range
+    y = list(range(len(differences)))[::-1]
+    for position, (_, row) in zip(y, differences.iterrows()):
+        low, high = row["ci_low"], row["ci_high"]
+        errors = [[0.0], [0.0]] if pd.isna(low) else [[row["delta"] - low], [high - row["delta"]]]
+        ax.errorbar([row["delta"]], [position], xerr=errors, fmt="o", capsize=4,
+                    color=VERDICT_COLORS.get(row["verdict"], "0.2"), label=row["verdict"])
+    ax.axvline(0.0, color="0.4", ls="--", lw=1)
+    edge = float(differences[["delta", "ci_low", "ci_high"]].abs().max().max())
+    edge = 1.15 * edge if edge > 1e-12 else 1e-4  # all-zero rows still get a visible range
     ax.set_xlim(-edge, edge)
     ax.ticklabel_format(axis="x", useOffset=False)
-    ax.locator_params(axis="x", nbins=5)
-    ax.set_yticks(y, [str(v) for v in rows[label]])
-    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_yticks(y, [", ".join(str(row[c]) for c in labels) for _, row in differences.iterrows()])
     ax.set_xlabel(xlabel)
-    handles = [ax.plot([], [], "o-", color=c, label=v)[0] for v, c in VERDICT_COLORS.items()
-               if v in set(rows["verdict"])]
-    ax.legend(handles=handles, fontsize=8, loc="best")
+    handles, names = ax.get_legend_handles_labels()
+    unique = dict(zip(names, handles))
+    ax.legend(unique.values(), unique.keys(), title="verdict", fontsize=8)
     if title:
         ax.set_title(title)
     return ax

@@ -1,0 +1,90 @@
+"""rfkit.lab.integration: notebook 01's RF-vs-backbone verdicts and conclusions."""
+import pandas as pd
+import pytest
+
+from rfkit.config import load
+from rfkit.lab.integration import (TEST_METRICS, config_chain_text, integration_conclusions, paired_by_metric,
+                                   rf_verdict_sentence)
+
+BACKBONE = [0.150, 0.160, 0.155]
+WARMUP = {"epochs": 2, "prefix_max_diff": 0.0, "after_max_diff": 0.03}
+OVERHEAD = {"share": 0.5, "overhead": 1.0, "epoch_time_ratio": 0.9, "mixed_overhead": 1.4}
+
+
+def runs_with(rf_minus_backbone: list[float]) -> pd.DataFrame:
+    """Three seeds of both variants; every test metric of RF is the backbone's plus the given shift."""
+    rows = []
+    for seed, (base, shift) in enumerate(zip(BACKBONE, rf_minus_backbone)):
+        rows.append({"variant": "backbone", "seed": seed, "mixed_at_best": False, **{m: base for m in TEST_METRICS}})
+        rows.append({"variant": "RF", "seed": seed, "mixed_at_best": seed != 2,
+                     **{m: base + shift for m in TEST_METRICS}})
+    return pd.DataFrame(rows)
+
+
+def conclude(shifts: list[float], **overrides):
+    runs = runs_with(shifts)
+    return integration_conclusions(paired_by_metric(runs, TEST_METRICS, "backbone"), runs, True,
+                                   overrides.get("warmup", WARMUP), overrides.get("overhead", OVERHEAD))
+
+
+@pytest.mark.parametrize("shifts, verdict, words", [
+    ([0.010, 0.011, 0.009], "better", "beyond the seed noise, in RF's favour."),
+    ([-0.010, -0.011, -0.009], "worse", "beyond the seed noise, AGAINST RF."),
+    ([0.010, -0.012, 0.003], "within noise", "within the seed noise: RF does not measurably change it here."),
+])
+def test_headline_verdict_follows_the_paired_interval(shifts, verdict, words):
+    conclusions, record = conclude(shifts)
+    head = record["verdict"]
+    assert head["metric"] == "test_ndcg@20" and head["verdict"] == verdict and head["n_seeds"] == 3
+    assert head["delta"] == pytest.approx(sum(shifts) / 3)
+    assert head["ci_low"] <= head["delta"] <= head["ci_high"]
+    assert conclusions[2].startswith("RF minus backbone, test_ndcg@20: ") and conclusions[2].endswith(words)
+    beyond = verdict != "within noise"
+    assert head["n_beyond_noise"] == (4 if beyond else 0) and head["n_comparisons"] == 4
+    assert f"{head['n_beyond_noise']} of 4 test metrics differ beyond noise" in conclusions[3]
+    assert "about 0.2 would by chance" in conclusions[3]
+    assert [row["metric"] for row in record["differences"]] == list(TEST_METRICS)
+
+
+def test_other_conclusions_state_the_checks():
+    conclusions, record = conclude([0.01, 0.011, 0.009])
+    assert "reached the generator (yes)" in conclusions[0]
+    assert "During the 2-epoch warmup the RF model trains exactly like the backbone" in conclusions[1]
+    assert conclusions[4].startswith("2 of 3 RF runs were selected")
+    assert "+100% over the host's own work (+140% in the epochs after warmup" in conclusions[5]
+    assert conclusions[5].endswith("NOT met with this light backbone.") and not record["overhead"]["within_spec_claim"]
+    cheap = {**OVERHEAD, "overhead": 0.15, "mixed_overhead": None}
+    conclusions, record = conclude([0.01, 0.011, 0.009], overhead=cheap,
+                                   warmup={"epochs": 0, "prefix_max_diff": None, "after_max_diff": 0.03})
+    assert conclusions[5].endswith("is met.") and record["overhead"]["within_spec_claim"]
+    assert "after warmup" not in conclusions[5] and "no warmup" in conclusions[1]
+    broken = {"epochs": 2, "prefix_max_diff": 0.004, "after_max_diff": 0.03}
+    assert "NOT exactly like the backbone" in conclude([0.01, 0.011, 0.009], warmup=broken)[0][1]
+
+
+def test_one_seed_gives_no_verdict_and_records_no_interval():
+    runs = runs_with([0.01])
+    row = paired_by_metric(runs, ["test_ndcg@20"], "backbone").iloc[0]
+    assert rf_verdict_sentence(row).endswith("one seed only: no interval, hence no verdict.")
+    _, record = integration_conclusions(paired_by_metric(runs, TEST_METRICS, "backbone"), runs, True, WARMUP, OVERHEAD)
+    assert record["verdict"]["ci_low"] is None and record["verdict"]["verdict"] == "one seed"
+
+
+def test_paired_by_metric_names_bad_input():
+    runs = runs_with([0.01, 0.0, 0.0])
+    with pytest.raises(ValueError, match="missing \\['test_mrr'\\]"):
+        paired_by_metric(runs, ["test_mrr"], "backbone")
+    with pytest.raises(ValueError, match="baseline 'base'"):
+        paired_by_metric(runs, ["test_ndcg@20"], "base")
+    with pytest.raises(ValueError, match="headline metric 'valid_ndcg@20'"):
+        integration_conclusions(paired_by_metric(runs, TEST_METRICS, "backbone"), runs, True, WARMUP, OVERHEAD,
+                                headline="valid_ndcg@20")
+
+
+def test_config_chain_text_shows_what_load_merges():
+    text = config_chain_text("multimodal")
+    assert text.index("# ---- rfkit/configs/rf_default.yaml") < text.index("# ---- rfkit/configs/multimodal.yaml")
+    merged = load("multimodal")
+    assert all(f"{key}:" in text for key in merged)
+    with pytest.raises(ValueError, match="packaged config"):
+        config_chain_text("no_such_config")
