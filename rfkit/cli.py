@@ -14,8 +14,8 @@ import pandas as pd
 import yaml
 
 from rfkit.data import Dataset, load
+from rfkit.device import describe_devices, resolve_device
 from rfkit.models import MultimodalGCN
-from rfkit.report import run_reports, summary_table
 from rfkit.train import train
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "multimodal.yaml"
@@ -24,6 +24,9 @@ TABLE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 
 
 def _report(args: argparse.Namespace) -> int:
+    # Imported here so that `train` runs without the Jupyter stack (papermill, nbconvert).
+    from rfkit.report import run_reports, summary_table
+
     parameters = {} if args.seed is None else {"SEED": args.seed}
     reports = run_reports(args.notebooks, args.output, quick=args.quick, only=args.only,
                           figures_dir=args.figures, parameters=parameters,
@@ -53,7 +56,8 @@ def load_config(path: Path | None) -> dict[str, Any]:
 
 def compare_rf(dataset: Dataset, config: Mapping[str, Any], epochs: int, seed: int, with_rf: bool,
                progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Train MultimodalGCN without RF and (if ``with_rf``) with RF on the same data and seed.
+    """Train MultimodalGCN without RF and (if ``with_rf``) with RF on the same data and seed,
+    on the config's ``device``.
 
     Per model: best epoch, valid and test metrics at it, training seconds and the per-epoch
     history (list of records, NaN as None).
@@ -83,9 +87,13 @@ def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
 def _train(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     seed = args.seed if args.seed is not None else config.get("seed", 0)
+    device = resolve_device(config.get("device", "auto") if args.device is None else args.device)
+    config = {**config, "device": str(device)}
     with_rf = not args.no_rf and bool(config.get("use_rf", True))
     dataset = (load("synthetic", preset=SYNTHETIC_PRESET) if args.dataset == "synthetic"
                else load(args.dataset))
+    if not args.no_progress:
+        print(f"device {device} ({describe_devices()})", file=sys.stderr)
     outcome = compare_rf(dataset, config, args.epochs, seed, with_rf, not args.no_progress)
     print(metrics_table(outcome).to_string())
     if args.json is not None:
@@ -132,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--epochs", type=_positive_int, default=50, help="maximum epochs")
     training.add_argument("--seed", type=int, help="model and training seed (default: config's)")
     training.add_argument("--no-rf", action="store_true", help="train the backbone only")
+    training.add_argument("--device", metavar="{auto,cpu,cuda,cuda:N}",
+                       help="where to train and score; auto = cuda when available "
+                            "(default: config's device, else auto)")
     training.add_argument("--json", type=Path, metavar="OUT",
                        help="write metrics and per-epoch history here")
     training.add_argument("--no-progress", action="store_true", help="hide progress bars")

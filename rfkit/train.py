@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from rfkit.data.dataset import Dataset
+from rfkit.device import module_device
 from rfkit.metrics import topk_metrics
 
 
@@ -54,16 +55,17 @@ def sample_negatives(train: sp.csr_matrix, users: np.ndarray,
     return negatives
 
 
-def _batches(train: sp.csr_matrix, batch_size: int,
-             rng: np.random.Generator) -> Iterator[tuple[torch.Tensor, ...]]:
-    """(users, pos, neg) batches over all training pairs in a random order."""
+def _batches(train: sp.csr_matrix, batch_size: int, rng: np.random.Generator,
+             device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
+    """(users, pos, neg) batches on ``device`` over all training pairs in a random order."""
     coo = train.tocoo()
     order = rng.permutation(coo.nnz)
     users, pos = coo.row[order], coo.col[order]
     neg = sample_negatives(train, users, rng)
     for start in range(0, len(users), batch_size):
         block = slice(start, start + batch_size)
-        yield tuple(torch.from_numpy(a[block].astype(np.int64)) for a in (users, pos, neg))
+        yield tuple(torch.from_numpy(a[block].astype(np.int64)).to(device)
+                    for a in (users, pos, neg))
 
 
 def _host_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -98,6 +100,8 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     (the generator's noise), so the same seed gives the same history apart from the timing
     columns ``seconds`` (training), ``eval_seconds`` and ``rf_seconds`` (inside RF calls while
     training). ``rf_loss`` / ``cl_loss`` are epoch means of the RF steps (NaN without RF).
+    Batches go to the model's device (that of its first parameter); sampling stays on the CPU,
+    so every device sees the same batches (the generator's noise comes from that device's RNG).
     """
     lr = getattr(model, "learning_rate", 1e-3) if lr is None else lr
     _check_arguments(epochs, batch_size, lr, patience, eval_every, ks, stop_metric)
@@ -106,6 +110,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     matrices = {split: dataset.matrix(split) for split in ("train", "valid", "test")}
     rf = getattr(model, "rf_generator", None)
     optimizer = torch.optim.Adam(_host_parameters(model), lr=lr)
+    device = module_device(model)
     history, best, best_state, stale = [], None, None, 0
 
     bar = tqdm(range(epochs), disable=not progress, desc=f"train {type(model).__name__}")
@@ -115,7 +120,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
         model.train()
         start, rf_start = time.perf_counter(), getattr(model, "rf_seconds", 0.0)
         bpr, rf_losses = [], []
-        for users, pos, neg in _batches(matrices["train"], batch_size, rng):
+        for users, pos, neg in _batches(matrices["train"], batch_size, rng, device):
             loss = model.bpr_loss(users, pos, neg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
