@@ -1,8 +1,10 @@
 """Generator speed and memory on this machine; prints one table (quoted in the README).
 
 Rows: generate() throughput against a plain Euler loop over the same velocity net, as a share
-of the measured fp32 matmul rate, the optional bf16 autocast path, peak extra memory on 1e6
-rows, and one compute_loss_and_step on 1e4 rows. Run: `python benchmarks/bench_generator.py`.
+of the measured fp32 matmul rate, the optional bf16 autocast path (also as a share of the
+measured bf16 matmul rate), peak extra memory on 1e6 rows, and one compute_loss_and_step on
+1e4 rows. Run: `python benchmarks/bench_generator.py [--device cuda]` (default: the CPU).
+On a GPU, times are taken after synchronizing the device and memory is CUDA's peak allocation.
 """
 from __future__ import annotations
 
@@ -13,29 +15,38 @@ import resource
 import threading
 import time
 
-import psutil
 import torch
 import torch.nn.functional as F
 
 from rfkit import RFEmbeddingGenerator
+from rfkit.device import describe_devices, resolve_device
 
 EMB, COND, HIDDEN, STEPS = 64, 128, 256, 10
 
 
-def best_time(fn, repeats: int) -> float:
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock times cover it (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def best_time(fn, repeats: int, device: torch.device = torch.device("cpu")) -> float:
     fn()  # warm-up
+    synchronize(device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return min(times)
 
 
-def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
-    """Measured fp32 GEMM rate in FLOP/s (the ceiling generate() chases)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / best_time(lambda: a @ b, repeats)
+def matmul_rate(device: torch.device, dtype: torch.dtype = torch.float32, repeats: int = 10) -> float:
+    """Measured GEMM rate in FLOP/s (the ceiling generate() chases); larger on a GPU to fill it."""
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    return 2 * n**3 / best_time(lambda: a @ b, repeats, device)
 
 
 def generate_flops(gen: RFEmbeddingGenerator, rows: int) -> float:
@@ -50,13 +61,15 @@ def plain_euler(net, x0, c, n_steps: int):
     x = x0.clone()
     dt = 1.0 / n_steps
     for i in range(n_steps):
-        t = torch.full((len(x),), i * dt)
+        t = torch.full((len(x),), i * dt, device=x.device)
         x = x + dt * net(x, t, c)
     return x
 
 
 def peak_rss_during(fn) -> tuple[int, object]:
     """Peak resident memory growth (bytes) while fn runs, sampled every millisecond."""
+    import psutil  # only the CPU run needs it; a GPU machine may lack it
+
     proc = psutil.Process()
     gc.collect()
     base = proc.memory_info().rss
@@ -79,27 +92,49 @@ def peak_rss_during(fn) -> tuple[int, object]:
     return peak[0] - base, result
 
 
+def peak_cuda_during(fn, device: torch.device) -> tuple[int, object]:
+    """Peak CUDA allocation growth (bytes) while fn runs."""
+    synchronize(device)
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    result = fn()
+    synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - base, result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--device", default="cpu", metavar="{auto,cpu,cuda,cuda:N}",
+                        help="where to run (default: cpu)")
     args = parser.parse_args()
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        parser.error(str(exc))
+    on_gpu = device.type == "cuda"
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    if on_gpu and not args.quick:
+        sizes.append(1_000_000)  # a GPU needs many rows before it is busy
     big = 100_000 if args.quick else 1_000_000
 
     torch.manual_seed(0)
-    gen = RFEmbeddingGenerator(EMB, hidden_dim=HIDDEN, sampling_steps=STEPS, condition_dim=COND).eval()
+    gen = RFEmbeddingGenerator(EMB, hidden_dim=HIDDEN, sampling_steps=STEPS, condition_dim=COND).to(device).eval()
     net = gen.net.eval()
-    peak = matmul_rate()
+    peak = matmul_rate(device)
+    peak_bf16 = matmul_rate(device, torch.bfloat16, repeats=10 if on_gpu else 3)
     rows_out = []
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; fp32 matmul rate {peak / 1e9:.1f} GFLOP/s")
+    where = (torch.cuda.get_device_name(device) if on_gpu
+             else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    print(f"machine: {where}, torch {torch.__version__}; device {device} ({describe_devices()})\n"
+          f"fp32 matmul rate {peak / 1e9:.1f} GFLOP/s, bf16 matmul rate {peak_bf16 / 1e9:.1f} GFLOP/s")
 
     for n in sizes:
-        c, x0 = torch.randn(n, COND), torch.randn(n, EMB)
-        repeats = 5 if n <= 10_000 else 2
-        t_plain = best_time(lambda: plain_euler(net, x0, c, STEPS), repeats)
-        t_fast = best_time(lambda: gen.generate([c], start_noise=x0), repeats)
-        t_bf16 = best_time(lambda: gen.generate([c], start_noise=x0, bf16=True), repeats)
+        c, x0 = torch.randn(n, COND, device=device), torch.randn(n, EMB, device=device)
+        repeats = 5 if n <= 10_000 or on_gpu else 2
+        t_plain = best_time(lambda: plain_euler(net, x0, c, STEPS), repeats, device)
+        t_fast = best_time(lambda: gen.generate([c], start_noise=x0), repeats, device)
+        t_bf16 = best_time(lambda: gen.generate([c], start_noise=x0, bf16=True), repeats, device)
         ref = gen.generate([c], start_noise=x0)
         cos_plain = F.cosine_similarity(plain_euler(net, x0, c, STEPS), ref).min().item()
         cos_bf16 = F.cosine_similarity(gen.generate([c], start_noise=x0, bf16=True), ref).mean().item()
@@ -110,6 +145,7 @@ def main() -> None:
             "speed-up": t_plain / t_fast,
             "% of matmul peak": 100 * generate_flops(gen, n) / t_fast / peak,
             "bf16 speed-up": t_plain / t_bf16,
+            "bf16 % of peak": 100 * generate_flops(gen, n) / t_bf16 / peak_bf16,
             "bf16 mean cos": cos_bf16,
             "min cos vs plain": cos_plain,
         })
@@ -121,15 +157,18 @@ def main() -> None:
         print(" | ".join(f"{r[h]:>16,.0f}" if "rows" in h else f"{r[h]:>16.4f}" if "cos" in h else f"{r[h]:>16.2f}"
                          for h in header))
 
-    c_big = torch.randn(big, COND)
+    c_big = torch.randn(big, COND, device=device)
     out_bytes = big * EMB * 4
-    extra, _ = peak_rss_during(lambda: gen.generate([c_big], generator=torch.Generator().manual_seed(0)))
-    print(f"\npeak extra memory of generate() on {big:,} rows: {extra / 2**20:,.0f} MiB "
-          f"= {extra / out_bytes:.2f}x the output ({out_bytes / 2**20:,.0f} MiB); target < 2x")
+    seeded = torch.Generator(device).manual_seed(0)
+    run_big = lambda: gen.generate([c_big], generator=seeded)  # noqa: E731
+    extra, _ = peak_cuda_during(run_big, device) if on_gpu else peak_rss_during(run_big)
+    print(f"\npeak extra {'CUDA' if on_gpu else 'resident'} memory of generate() on {big:,} rows: "
+          f"{extra / 2**20:,.0f} MiB = {extra / out_bytes:.2f}x the output "
+          f"({out_bytes / 2**20:,.0f} MiB); target < 2x")
 
-    train_gen = RFEmbeddingGenerator(EMB, hidden_dim=HIDDEN, condition_dim=COND)
-    target, cond = torch.randn(10_000, EMB), torch.randn(10_000, COND)
-    t_step = best_time(lambda: train_gen.compute_loss_and_step(target, [cond]), 5)
+    train_gen = RFEmbeddingGenerator(EMB, hidden_dim=HIDDEN, condition_dim=COND).to(device)
+    target, cond = torch.randn(10_000, EMB, device=device), torch.randn(10_000, COND, device=device)
+    t_step = best_time(lambda: train_gen.compute_loss_and_step(target, [cond]), 5, device)
     print(f"one compute_loss_and_step on 10,000 rows: {t_step * 1e3:.1f} ms")
     print(f"(max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB)")
 

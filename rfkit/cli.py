@@ -23,9 +23,9 @@ import yaml
 from rfkit import config, readme
 from rfkit.cold import evaluate_cold_methods
 from rfkit.data import Dataset, cold_start, load
+from rfkit.device import describe_devices, resolve_device
 from rfkit.models import MultimodalGCN
 from rfkit.provenance import provenance
-from rfkit.report import run_notebooks, select_notebooks, summary_table
 from rfkit.train import TrainingDiverged, train
 
 PROG = "python -m rfkit"
@@ -62,6 +62,9 @@ def _check_output(option: str, path: Path, folder: bool) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    # Imported here so that `train` runs without the Jupyter stack (papermill, nbconvert).
+    from rfkit.report import run_notebooks, select_notebooks, summary_table
+
     parameters = {} if args.seed is None else {"SEED": args.seed}
     with user_input():
         paths = select_notebooks(args.notebooks, args.only, args.quick, parameters)
@@ -105,7 +108,8 @@ def build_models(dataset: Dataset, config: Mapping[str, Any], seed: int,
 
 def compare_rf(models: Mapping[str, MultimodalGCN], dataset: Dataset, epochs: int, seed: int,
                progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Train each of ``models`` (from `build_models`) on the same data and seed.
+    """Train each of ``models`` (from `build_models`, placed on the config's ``device``) on the
+    same data and seed.
 
     Per model: best epoch, valid and test metrics at it, training seconds and the per-epoch
     history (list of records, NaN as None).
@@ -144,6 +148,9 @@ def _train(args: argparse.Namespace) -> int:
         if args.json is not None:
             _check_output("--json", args.json, folder=False)
     seed = args.seed if args.seed is not None else settings.get("seed", 0)
+    with user_input():
+        device = resolve_device(settings.get("device", "auto") if args.device is None else args.device)
+    settings = {**settings, "device": str(device)}
     with_rf = not args.no_rf and bool(settings.get("use_rf", True))
     with user_input("--dataset"):
         dataset = (load("synthetic", preset=SYNTHETIC_PRESET) if args.dataset == "synthetic"
@@ -152,6 +159,8 @@ def _train(args: argparse.Namespace) -> int:
         return _train_cold(args, settings, seed, dataset)
     with user_input():
         models = build_models(dataset, settings, seed, with_rf)
+    if not args.no_progress:  # after every input check, so a user error stays one line
+        print(f"device {device} ({describe_devices()})", file=sys.stderr)
     outcome = compare_rf(models, dataset, args.epochs, seed, not args.no_progress)
     print(metrics_table(outcome).to_string())
     if args.json is not None:
@@ -245,6 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--cold-start", type=float, metavar="FRACTION",
                           help="make this fraction of items cold and report cold/warm/all metrics "
                                "of the backbone and each generator variant")
+    training.add_argument("--device", metavar="{auto,cpu,cuda,cuda:N}",
+                       help="where to train and score; auto = cuda when available "
+                            "(default: config's device, else auto)")
     training.add_argument("--json", type=Path, metavar="OUT",
                        help="write metrics and per-epoch history here")
     training.add_argument("--no-progress", action="store_true", help="hide progress bars")

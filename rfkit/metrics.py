@@ -11,7 +11,8 @@ number of test items:
 - ``map@K``       = sum_i hits_i * precision@i, divided by min(n, K)
 
 each averaged over the evaluated users. Users are processed in chunks so memory stays at
-``chunk_size x n_items``.
+``chunk_size x n_items``. Scores may live on any device: masking and top-K run there, chunk by
+chunk, and only the top-K items come back to the CPU.
 """
 from __future__ import annotations
 
@@ -49,15 +50,19 @@ def _check_inputs(scores: torch.Tensor, train: sp.spmatrix, test: sp.spmatrix,
 
 def _hit_matrix(scores: torch.Tensor, train: sp.csr_matrix, test: sp.csr_matrix, k: int,
                 chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """0/1 relevance of the top-k ranks (train masked) and test counts, per evaluated user."""
+    """0/1 relevance of the top-k ranks (train masked) and test counts, per evaluated user.
+
+    Masking and top-k run on the scores' device; the chosen items come back to the CPU.
+    """
     users = np.flatnonzero(test.getnnz(axis=1) > 0)
     hits = np.zeros((len(users), k), dtype=bool)
+    device = scores.device
     for start in range(0, len(users), chunk_size):
         rows = users[start:start + chunk_size]
-        block = scores[torch.from_numpy(rows)].detach().to("cpu", torch.float64)
-        mask = torch.from_numpy(train[rows].toarray() > 0)
+        block = scores[torch.from_numpy(rows).to(device)].detach().to(torch.float64)
+        mask = torch.from_numpy(train[rows].toarray() > 0).to(device)
         block = block.masked_fill(mask, float("-inf"))
-        top_values, top_items = torch.topk(block, k, dim=1)
+        top_values, top_items = (t.cpu() for t in torch.topk(block, k, dim=1))
         relevant = torch.from_numpy(test[rows].toarray() > 0)
         hit = relevant.gather(1, top_items) & torch.isfinite(top_values)
         hits[start:start + len(rows)] = hit.numpy()

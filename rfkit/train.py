@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from rfkit.data.cold_start import warm_items
 from rfkit.data.dataset import Dataset
+from rfkit.device import module_device
 from rfkit.metrics import topk_metrics
 
 
@@ -98,15 +99,16 @@ def sample_negatives(train: sp.csr_matrix, users: np.ndarray, rng: np.random.Gen
 
 
 def _batches(train: sp.csr_matrix, batch_size: int, rng: np.random.Generator,
-             pool: np.ndarray | None) -> Iterator[tuple[torch.Tensor, ...]]:
-    """(users, pos, neg) batches over all training pairs in a random order."""
+             pool: np.ndarray | None, device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
+    """(users, pos, neg) batches on ``device`` over all training pairs in a random order."""
     coo = train.tocoo()
     order = rng.permutation(coo.nnz)
     users, pos = coo.row[order], coo.col[order]
     neg = sample_negatives(train, users, rng, pool)
     for start in range(0, len(users), batch_size):
         block = slice(start, start + batch_size)
-        yield tuple(torch.from_numpy(a[block].astype(np.int64)) for a in (users, pos, neg))
+        yield tuple(torch.from_numpy(a[block].astype(np.int64)).to(device)
+                    for a in (users, pos, neg))
 
 
 def _host_parameters(model: nn.Module) -> list[nn.Parameter]:
@@ -155,6 +157,8 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     training). ``rf_loss`` / ``cl_loss`` are epoch means of the RF steps (NaN without RF).
     On a cold-start dataset (``cold_items`` set) negatives are drawn from the warm items only:
     cold items do not exist for the model while it trains.
+    Batches go to the model's device (that of its first parameter); sampling stays on the CPU,
+    so every device sees the same batches (the generator's noise comes from that device's RNG).
     """
     lr = getattr(model, "learning_rate", 1e-3) if lr is None else lr
     _check_arguments(epochs, batch_size, lr, patience, eval_every, ks, stop_metric)
@@ -164,6 +168,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     pool = None if dataset.cold_items is None else warm_items(dataset)
     rf = getattr(model, "rf_generator", None)
     optimizer = torch.optim.Adam(_host_parameters(model), lr=lr)
+    device = module_device(model)
     history, best, best_state, stale = [], None, None, 0
     bar = tqdm(range(epochs), disable=not progress, desc=f"train {type(model).__name__}")
 
@@ -181,7 +186,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
         model.train()
         start, rf_start = time.perf_counter(), getattr(model, "rf_seconds", 0.0)
         bpr, rf_losses = [], []
-        for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng, pool)):
+        for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng, pool, device)):
             try:
                 value = _host_step(model, optimizer, users, pos, neg)
             except Exception as error:

@@ -7,6 +7,16 @@ from rfkit.data import load
 # The tests train tiny models: on a 2-core machine intra-op threads cost more than they buy.
 torch.set_num_threads(1)
 
+# The CPU always, CUDA when present; `pytest -m device` runs just these (the GPU check does).
+DEVICES = [pytest.param("cpu", marks=pytest.mark.device)] + (
+    [pytest.param("cuda", marks=pytest.mark.device)] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each available device in turn; a test using it compares that device with the CPU."""
+    return request.param
+
 
 @pytest.fixture(scope="session")
 def tiny():

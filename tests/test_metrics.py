@@ -142,3 +142,20 @@ def test_popularity_scores_rank_by_training_degree():
     scores = popularity_scores(dataset)
     assert scores.shape == (3, 4)
     assert torch.equal(scores[1], torch.tensor([1.0, 1.0, 3.0, 0.0]))
+
+
+def test_scores_on_device_rank_like_the_cpu(device):
+    """Masking and top-K run on the scores' device, in chunks; the result is the CPU's."""
+    rng = np.random.default_rng(6)
+    train = sp.random(70, 45, density=0.2, format="csr", random_state=7)
+    test = sp.random(70, 45, density=0.1, format="csr", random_state=8)
+    test = test - test.multiply(train > 0)
+    test.eliminate_zeros()
+    scores = torch.from_numpy(rng.normal(size=(70, 45)).astype(np.float32))
+    on_device = scores.to(device)
+    expected = topk_metrics(scores, train, test, ks=(5, 10))
+    assert expected["recall@10"] > 0
+    assert topk_metrics(on_device, train, test, ks=(5, 10), chunk_size=16) == expected
+    popularity = np.asarray((train > 0).sum(axis=0)).ravel()
+    pd.testing.assert_frame_equal(bucket_metrics(on_device, train, test, popularity, ks=(5,)),
+                                  bucket_metrics(scores, train, test, popularity, ks=(5,)))

@@ -163,3 +163,45 @@ def test_rf_is_identity_during_warmup(tiny):
     assert torch.equal(model.score_all(), model.score_all(inference_mix_ratio=0.0))
     model.rf_generator.set_epoch(100)
     assert not torch.allclose(model.score_all(), model.score_all(inference_mix_ratio=0.0))
+
+
+def _on(tensors, device):
+    return all(t.device.type == torch.device(device).type for t in tensors)
+
+
+def test_lightgcn_on_device_matches_cpu(tiny, device):
+    adj = bipartite_adjacency(tiny.matrix("train"))
+    cpu = LightGCN(tiny.n_users, tiny.n_items, adj, 8, seed=1)
+    model = LightGCN(tiny.n_users, tiny.n_items, adj, 8, seed=1, device=device)
+    assert _on([*model.parameters(), *model.buffers()], device) and model.adj.is_sparse
+    torch.testing.assert_close(model.score_all().cpu(), cpu.score_all(), rtol=1e-5, atol=1e-6)
+    users, pos, neg = (t.to(device) for t in _batch(tiny))
+    model.bpr_loss(users, pos, neg).backward()
+    cpu.bpr_loss(*_batch(tiny)).backward()
+    torch.testing.assert_close(model.user_embedding.grad.cpu(), cpu.user_embedding.grad,
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_multimodal_on_device_matches_cpu(tiny, device):
+    def build(where):
+        torch.manual_seed(0)  # the generator's net is drawn from the global RNG on first use
+        model = MultimodalGCN(SMALL_RF | {"device": where}, tiny)
+        model.rf_generator.set_epoch(1)  # past warmup: scores mix in generated embeddings
+        return model, model.score_all()
+
+    cpu, cpu_scores = build("cpu")
+    model, scores = build(device)
+    assert model.config["device"] == str(torch.device(device)) and cpu.config["device"] == "cpu"
+    assert scores.device.type == torch.device(device).type
+    assert _on([*model.parameters(), *model.buffers()], device)
+    assert not torch.allclose(scores, model.score_all(inference_mix_ratio=0.0))
+    torch.testing.assert_close(scores.cpu(), cpu_scores, rtol=1e-4, atol=1e-5)
+    user_emb, _ = model.forward(train=True)  # one RF training step runs on the device too
+    assert user_emb.device == scores.device and model.last_rf_losses["rf_loss"] > 0
+
+
+def test_model_device_errors_name_the_device(tiny):
+    with pytest.raises(ValueError, match="device must be one of .* got 'gpu'"):
+        MultimodalGCN({"device": "gpu"}, tiny)
+    with pytest.raises(ValueError, match="device 'cuda:99' requested"):
+        LightGCN(2, 3, bipartite_adjacency(sp.csr_matrix(np.ones((2, 3)))), device="cuda:99")

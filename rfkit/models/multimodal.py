@@ -22,6 +22,7 @@ from sklearn.preprocessing import normalize
 from torch import nn
 
 from rfkit.data.dataset import Dataset
+from rfkit.device import resolve_device
 from rfkit.generator import make_generator
 from rfkit.models.graph import bipartite_adjacency, item_knn_graph, user_item_mean
 from rfkit.models.lightgcn import LightGCN
@@ -29,7 +30,7 @@ from rfkit.models.losses import bpr_loss, l2_penalty
 
 DEFAULTS: dict[str, Any] = {
     "embedding_dim": 64, "n_layers": 2, "knn_k": 10, "reg_weight": 1e-4,
-    "learning_rate": 1e-3, "use_rf": False, "seed": 0,
+    "learning_rate": 1e-3, "use_rf": False, "seed": 0, "device": "cpu",
 }
 
 
@@ -51,11 +52,16 @@ class MultimodalGCN(nn.Module):
     ``last_rf_losses`` holds the losses of the latest RF training step, ``last_rf_skipped``
     whether the generator skipped that step as non-finite, and ``rf_seconds`` the cumulative
     wall time spent inside RF calls, for the trainer's history.
+    Config key ``device`` ("cpu", "cuda", "cuda:N", "auto") places parameters, buffers and
+    graphs; they are built on the CPU from the seed first, so every device starts from the same
+    weights and noise.
     """
 
     def __init__(self, config: Mapping[str, Any], dataset: Dataset) -> None:
         super().__init__()
         cfg = resolve_config(config)
+        device = resolve_device(cfg["device"])
+        cfg["device"] = str(device)
         if not dataset.features:
             raise ValueError(f"dataset {dataset.name!r} has no item features; "
                              f"MultimodalGCN needs at least one modality")
@@ -90,6 +96,7 @@ class MultimodalGCN(nn.Module):
             rows = dataset.n_users + dataset.n_items
             self.register_buffer("rf_start_noise", torch.randn(rows, d, generator=generator),
                                  persistent=False)
+        self.to(device)
 
     def modality_conditions(self) -> list[torch.Tensor]:
         """Per modality, the stacked (n_users + n_items, d) user and item embeddings."""
