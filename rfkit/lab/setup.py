@@ -25,8 +25,10 @@ from typing import Any
 import seaborn as sns
 import torch
 
+from rfkit import config
 from rfkit.config import training_options
 from rfkit.data import Dataset, load
+from rfkit.device import resolve_device
 from rfkit.lab.record import RunRecord
 
 
@@ -57,7 +59,16 @@ class Lab:
     seeds: list[int]
     training: dict[str, Any]
     record: RunRecord
+    device: torch.device = torch.device("cpu")
     started: float = field(default_factory=time.time)
+
+    def config(self, name_or_path: str | Path = "multimodal", **overrides: Any) -> dict[str, Any]:
+        """`rfkit.config.load` with this run's device, so every model of the notebook trains there.
+        The first config asked for is recorded as the run's config (provenance)."""
+        loaded = config.load(name_or_path, device=str(self.device), **overrides)
+        if self.record.config is None:
+            self.record.config = loaded
+        return loaded
 
     def dataset(self, name: str, seed: int | None = None) -> Dataset:
         """`load_dataset` at this run's budget, printing what was loaded."""
@@ -90,13 +101,16 @@ def start(notebook: str, quick: bool, seed: int, output_dir: str | Path, figures
           n_seeds: int | None = None, **parameters: Any) -> Lab:
     """Set up a notebook run: one thread for torch (small models run faster on one, and pool
     workers do the same, so numbers match), the plot theme, seeds ``seed, seed + 1, ...`` (3 in
-    full runs, 2 in quick runs unless `n_seeds`), the training budget and the results record."""
+    full runs, 2 in quick runs unless `n_seeds`), the training budget, the device (parameter
+    ``DEVICE``, "auto" = CUDA when available; asking for CUDA where there is none is an error)
+    and the results record."""
+    device = resolve_device(parameters.get("DEVICE", "auto"))
     torch.set_num_threads(1)
     sns.set_theme(style="whitegrid", context="notebook")
     n_seeds = n_seeds or (2 if quick else 3)
     seeds = [seed + i for i in range(n_seeds)]
     training = training_options(quick)
     record = RunRecord(notebook, dict(QUICK=quick, SEED=seed, SEEDS=seeds, TRAINING=training, **parameters),
-                       output_dir, figures_dir)
-    print(f"{notebook}: {'quick' if quick else 'full'} run, seeds {seeds}, training {training}")
-    return Lab(quick, seeds, training, record)
+                       output_dir, figures_dir, device=str(device))
+    print(f"{notebook}: {'quick' if quick else 'full'} run on {device}, seeds {seeds}, training {training}")
+    return Lab(quick, seeds, training, record, device)
