@@ -3,7 +3,7 @@
 Layers, lowest first: data -> models (backbones) -> generator -> train -> metrics -> sweep,
 plots, widgets, report. Import the generator with `from rfkit import RFEmbeddingGenerator`.
 """
-from .generator import RFEmbeddingGenerator, straightness
+from .generator import GenerationCache, RFEmbeddingGenerator, straightness
 
 __version__ = "0.1.0"
-__all__ = ["RFEmbeddingGenerator", "straightness", "__version__"]
+__all__ = ["GenerationCache", "RFEmbeddingGenerator", "straightness", "__version__"]

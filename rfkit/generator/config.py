@@ -11,6 +11,11 @@ SPEC_ALIASES = {
     "rf_mix_ratio": "train_mix_ratio",
 }
 
+# Keys of the host's integration, not of the generator's constructor: how often the host takes an
+# RF step (``rf_step_every``, with `Every`), and when and with how many ODE steps it regenerates in
+# training (``rf_refresh_every``, ``rf_train_sampling_steps``, read by `GenerationCache.from_config`).
+INTEGRATION_KEYS = ("rf_step_every", "rf_refresh_every", "rf_train_sampling_steps")
+
 
 def config_keys(arguments: Iterable[str]) -> dict[str, str]:
     """YAML key -> constructor argument for the given constructor arguments."""
@@ -21,7 +26,8 @@ def config_keys(arguments: Iterable[str]) -> dict[str, str]:
 
 
 def arguments_from_config(config: Mapping[str, Any], arguments: Iterable[str]) -> dict[str, Any]:
-    """Constructor kwargs from the `rf_*` keys of a config; other keys (use_rf, model keys) are ignored.
+    """Constructor kwargs from the `rf_*` keys of a config; other keys (use_rf, model keys) and
+    the `INTEGRATION_KEYS` are ignored.
 
     An unknown `rf_*` key is an error that suggests the closest valid key, so a typo never
     silently falls back to a default.
@@ -31,11 +37,12 @@ def arguments_from_config(config: Mapping[str, Any], arguments: Iterable[str]) -
     keys = config_keys(arguments)
     kwargs = {}
     for key, value in config.items():
-        if not (isinstance(key, str) and key.startswith("rf_")):
+        if not (isinstance(key, str) and key.startswith("rf_")) or key in INTEGRATION_KEYS:
             continue
         if key not in keys:
-            close = difflib.get_close_matches(key, keys, n=1)
+            valid = [*keys, *INTEGRATION_KEYS]
+            close = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown config key {key!r}{hint}. Valid keys: {sorted(keys)}")
+            raise ValueError(f"unknown config key {key!r}{hint}. Valid keys: {sorted(valid)}")
         kwargs[keys[key]] = value
     return kwargs

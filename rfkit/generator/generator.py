@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rfkit.hardware import native_bf16
+
 from .checks import check_conditions, check_number, check_rows, check_tensor, count_non_finite
 from .config import arguments_from_config
 from .objective import cosine_guidance, info_nce, interpolate, prior_guidance
@@ -34,7 +36,9 @@ class RFEmbeddingGenerator(nn.Module):
     most that many rows, which bounds the cost of a step on large tables. With
     `normalize_targets` (default) the flow runs in units of the targets' RMS, tracked as a moving
     average: host embeddings are often far smaller than the N(0, I) noise, and an unscaled flow
-    then spends its capacity on the scale instead of the direction.
+    then spends its capacity on the scale instead of the direction. `bf16` runs the velocity net
+    under bfloat16 autocast in training steps and in `generate`: False (default, the spec's fp32),
+    True, or "auto" (bf16 only where the device computes it natively, see `rfkit.hardware`).
 
     Divergence: a step whose loss or gradient is not finite is skipped, leaving parameters,
     optimizer state and tracked scale unchanged (as PyTorch's GradScaler skips inf steps), with
@@ -71,6 +75,7 @@ class RFEmbeddingGenerator(nn.Module):
         normalize_targets: bool = True,
         max_skipped_steps: int = 10,
         max_grad_norm: float | None = None,
+        bf16: bool | str = False,
     ):
         super().__init__()
         check_number("embedding_dim", embedding_dim, low=0, low_open=True, integer=True)
@@ -102,6 +107,8 @@ class RFEmbeddingGenerator(nn.Module):
                            ("normalize_targets", normalize_targets)):
             if not isinstance(flag, bool):
                 raise TypeError(f"{name} must be a bool, got {flag!r}")
+        if not (isinstance(bf16, bool) or (isinstance(bf16, str) and bf16 == "auto")):
+            raise ValueError(f"bf16 must be False, True or 'auto', got {bf16!r}")
 
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -127,6 +134,7 @@ class RFEmbeddingGenerator(nn.Module):
         self.max_grad_norm = max_grad_norm
         self.skipped_in_a_row = 0  # consecutive non-finite steps, reset by every good step
         self._warned_skip = False
+        self.bf16 = bf16
         self.register_buffer("target_rms", torch.zeros(()))  # 0 until the first training step
         self.current_epoch = 0
         self.net: VelocityNet | None = None
@@ -286,7 +294,9 @@ class RFEmbeddingGenerator(nn.Module):
         the straight-path velocity x1 - x0 that the guidance does not already supply.
         """
         x_t, v_target = interpolate(x0, x1, t)
-        v = self.net(x_t, t, c)
+        bf16 = self.uses_bf16(x_t.device)
+        with torch.autocast(device_type=x_t.device.type, dtype=torch.bfloat16, enabled=bf16):
+            v = self.net(x_t, t, c).to(x_t.dtype)
         if user_prior is not None and self.user_guidance_scale > 0:
             v = v + prior_guidance(user_prior, t, self.user_guidance_scale, self.guidance_decay_power)
         if self.cosine_guidance_scale > 0:
@@ -299,6 +309,10 @@ class RFEmbeddingGenerator(nn.Module):
         else:
             cl_loss = torch.zeros((), device=x1.device, dtype=x1.dtype)
         return {"rf_loss": rf_loss, "cl_loss": cl_loss, "total_loss": rf_loss + self.contrast_weight * cl_loss}
+
+    def uses_bf16(self, device: torch.device | str) -> bool:
+        """Whether the velocity net runs under bf16 autocast on `device` (the `bf16` setting resolved)."""
+        return native_bf16(device) if self.bf16 == "auto" else self.bf16
 
     def _same_place(self, name: str, value: Tensor) -> Tensor:
         weight = self.net.c_in.weight
@@ -320,7 +334,7 @@ class RFEmbeddingGenerator(nn.Module):
         solver: str = "euler",
         return_trajectory: bool = False,
         user_prior: Tensor | None = None,
-        bf16: bool = False,
+        bf16: bool | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """Integrate the learned ODE from noise (t=0) to embeddings (t=1).
 
@@ -328,7 +342,8 @@ class RFEmbeddingGenerator(nn.Module):
         through the solver in chunks of `chunk_size`, so memory beyond the output stays bounded.
         `user_prior`, if given, adds the training-time prior guidance along the path. With
         `return_trajectory=True` also returns the states at every step, shape
-        (n_steps + 1, rows, embedding_dim). `bf16=True` runs the net under bfloat16 autocast.
+        (n_steps + 1, rows, embedding_dim). `bf16=True` runs the net under bfloat16 autocast (None:
+        the generator's `bf16` setting).
         Dropout is never applied here. Noise is N(0, I) in flow units; the output and the
         trajectory are in target units (multiplied by `scale()`).
         """
@@ -336,6 +351,8 @@ class RFEmbeddingGenerator(nn.Module):
         check_number("n_steps", n_steps, low=1, integer=True)
         if solver not in SOLVERS:
             raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+        if bf16 is not None and not isinstance(bf16, bool):
+            raise TypeError(f"bf16 must be a bool or None, got {bf16!r}")
         conds = check_conditions(conditions)
         rows = conds[0].shape[0]
         self._ensure_net(conds)
@@ -355,6 +372,7 @@ class RFEmbeddingGenerator(nn.Module):
             trajectory = torch.empty(n_steps + 1, rows, self.embedding_dim, device=x.device, dtype=x.dtype)
 
         # Conditions are concatenated per chunk, never for all rows at once, to bound memory.
+        bf16 = self.uses_bf16(x.device) if bf16 is None else bf16
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
             for start in range(0, rows, self.chunk_size):
                 block = slice(start, start + self.chunk_size)

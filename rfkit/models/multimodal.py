@@ -23,7 +23,7 @@ from torch import nn
 
 from rfkit.data.dataset import Dataset
 from rfkit.device import resolve_device
-from rfkit.generator import make_generator
+from rfkit.generator import Every, GenerationCache, make_generator
 from rfkit.models.graph import bipartite_adjacency, item_knn_graph, user_item_mean
 from rfkit.models.lightgcn import LightGCN
 from rfkit.models.losses import bpr_loss, l2_penalty
@@ -36,7 +36,9 @@ DEFAULTS: dict[str, Any] = {
 
 def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """DEFAULTS overridden by ``config``; keys other than DEFAULTS' and ``rf_*`` are an error
-    (a typo must not fall back to a default). ``rf_*`` keys are checked by the generator."""
+    (a typo must not fall back to a default). ``rf_*`` keys are checked by the generator, which
+    knows its own keys and the host integration's (``rf_step_every``, ``rf_refresh_every``,
+    ``rf_train_sampling_steps``)."""
     if not isinstance(config, Mapping):
         raise TypeError(f"config must be a mapping, got {type(config).__name__}")
     unknown = [k for k in config if k not in DEFAULTS and not str(k).startswith("rf_")]
@@ -49,13 +51,16 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
 class MultimodalGCN(nn.Module):
     """ID graph embeddings (RF target) + kNN-smoothed modality embeddings (RF conditions).
 
-    ``last_rf_losses`` holds the losses of the latest RF training step, ``last_rf_skipped``
-    whether the generator skipped that step as non-finite, and ``rf_seconds`` the cumulative
-    wall time spent inside RF calls, for the trainer's history.
-    Config key ``device`` ("cpu", "cuda", "cuda:N", "auto") places parameters, buffers and
-    graphs; they are built on the CPU from the seed first, so every device starts from the same
-    weights and noise.
+    ``last_rf_losses`` holds the losses of the latest RF training step and ``last_rf_skipped``
+    whether the generator skipped that step as non-finite. ``timings`` adds up the wall time of
+    training passes by part (``host_encode``: the ID and modality encoders; ``rf_step``,
+    ``rf_generate``, ``rf_mix``: the RF calls) and ``rf_seconds`` is the RF parts' sum, for the
+    trainer's history and the overhead profile. Config key ``device`` ("cpu", "cuda", "cuda:N",
+    "auto") places parameters, buffers and graphs; they are built on the CPU from the seed first,
+    so every device starts from the same weights and noise.
     """
+
+    TIMED_PARTS = ("host_encode", "rf_step", "rf_generate", "rf_mix")
 
     def __init__(self, config: Mapping[str, Any], dataset: Dataset) -> None:
         super().__init__()
@@ -89,10 +94,12 @@ class MultimodalGCN(nn.Module):
                 torch.empty(features.shape[1], d), generator=generator))
         self.last_rf_losses: dict[str, float] = {}
         self.last_rf_skipped = False
-        self.rf_seconds = 0.0
+        self.timings = dict.fromkeys(self.TIMED_PARTS, 0.0)
 
         if cfg["use_rf"]:
             self.rf_generator = make_generator(cfg, d)
+            self.rf_step_due = Every(cfg.get("rf_step_every", 1), "rf_step_every")
+            self.rf_cache = GenerationCache.from_config(self.rf_generator, cfg)
             rows = dataset.n_users + dataset.n_items
             self.register_buffer("rf_start_noise", torch.randn(rows, d, generator=generator),
                                  persistent=False)
@@ -108,38 +115,57 @@ class MultimodalGCN(nn.Module):
         return conditions
 
     def forward(self, train: bool = False, sampling: Mapping[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(user_emb, item_emb). ``train=True`` also takes one RF optimizer step (if RF is on).
+        """(user_emb, item_emb). ``train=True`` also takes an RF optimizer step (if RF is on; every
+        ``rf_step_every`` training passes) and mixes in the training-time generation.
 
         ``sampling`` (inference only) overrides how RF generates: ``n_steps``, ``solver``,
         ``start_noise`` (default: the model's fixed noise) and ``inference_prior`` (True: add the
         user prior along the ODE path, as training does).
         """
-        user_id, item_id = self.id_encoder()
-        target = torch.cat([user_id, item_id])
-        conditions = self.modality_conditions()
-        if hasattr(self, "rf_generator"):
-            start = time.perf_counter()
-            rf = self.rf_generator
-            if train:
+        with self._timed("host_encode", train):
+            user_id, item_id = self.id_encoder()
+            target = torch.cat([user_id, item_id])
+            conditions = self.modality_conditions()
+        id_embeds = self._with_rf(target, conditions, train, sampling) if hasattr(self, "rf_generator") else target
+        final = id_embeds + torch.stack(conditions).mean(dim=0)
+        return final[:self.n_users], final[self.n_users:]
+
+    def _with_rf(self, target: torch.Tensor, conditions: list[torch.Tensor], train: bool,
+                 sampling: Mapping[str, Any] | None) -> torch.Tensor:
+        """The spec's RF steps on the stacked ID embeddings: in training an RF optimizer step (every
+        ``rf_step_every`` passes), then the mix with the cached training-time generation; at
+        inference the mix with a fresh one."""
+        rf = self.rf_generator
+        if train and self.rf_step_due():
+            with self._timed("rf_step", True):
                 losses = rf.compute_loss_and_step(
                     target.detach(), [c.detach() for c in conditions],
                     user_prior=self.user_prior(conditions).detach())
                 self.last_rf_skipped = losses.pop("skipped")
                 self.last_rf_losses = losses
-            if rf.in_warmup():
-                # mix_embeddings would return the target unchanged: skip the generation it discards.
-                id_embeds = target
-            elif train:
-                rf_embeds = rf.generate(conditions)
-                id_embeds = rf.mix_embeddings(target, rf_embeds.detach(), training=True)
-            else:
-                rf_embeds = rf.generate(conditions, **self._sampling_arguments(conditions, sampling or {}))
-                id_embeds = rf.mix_embeddings(target, rf_embeds, training=False)
-            self.rf_seconds += time.perf_counter() - start
-        else:
-            id_embeds = target
-        final = id_embeds + torch.stack(conditions).mean(dim=0)
-        return final[:self.n_users], final[self.n_users:]
+        if rf.in_warmup():
+            # mix_embeddings would return the target unchanged: skip the generation it discards.
+            return target
+        if not train:
+            rf_embeds = rf.generate(conditions, **self._sampling_arguments(conditions, sampling or {}))
+            return rf.mix_embeddings(target, rf_embeds, training=False)
+        with self._timed("rf_generate", True):
+            rf_embeds = self.rf_cache.get(conditions)
+        with self._timed("rf_mix", True):
+            return rf.mix_embeddings(target, rf_embeds, training=True)
+
+    @property
+    def rf_seconds(self) -> float:
+        """Wall time inside RF calls of training passes so far (step, generation, mixing)."""
+        return sum(seconds for part, seconds in self.timings.items() if part.startswith("rf_"))
+
+    @contextmanager
+    def _timed(self, part: str, enabled: bool) -> Iterator[None]:
+        """Adds the block's wall time to ``timings[part]`` when `enabled` (training passes)."""
+        start = time.perf_counter()
+        yield
+        if enabled:
+            self.timings[part] += time.perf_counter() - start
 
     SAMPLING_KEYS = ("n_steps", "solver", "start_noise", "inference_prior")
 
