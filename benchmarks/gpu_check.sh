@@ -127,7 +127,8 @@ step bench 150 "$PY" benchmarks/bench_generator.py "${bench_args[@]}" && notes+=
 
 # --- 4. a quick notebook on the GPU, when the Jupyter stack and the DEVICE parameter are there
 NOTEBOOK=notebooks/01_integration.ipynb
-if ! missing papermill ipykernel matplotlib seaborn | grep -q .; then
+absent=$(missing papermill ipykernel matplotlib seaborn)  # not `missing | grep -q`: with pipefail, SIGPIPE flips it
+if [[ -z $absent ]]; then
     if grep -qE '"DEVICE *= ' "$NOTEBOOK"; then
         step notebook 150 "$PY" -m papermill "$NOTEBOOK" "$OUT/01_integration.ipynb" -k python3 \
             -p QUICK True -p DEVICE "$DEV" -p OUTPUT_DIR "$OUT/results" \
@@ -136,7 +137,7 @@ if ! missing papermill ipykernel matplotlib seaborn | grep -q .; then
         notes+=("notebook skipped: $NOTEBOOK has no DEVICE parameter yet")
     fi
 else
-    notes+=("notebook skipped: no papermill/ipykernel/matplotlib/seaborn")
+    notes+=("notebook skipped: no $(joined / $absent) here")
 fi
 
 verdict

@@ -561,3 +561,19 @@ def test_divergence_keys_come_from_config():
     gen = RFEmbeddingGenerator.from_config({"rf_max_skipped_steps": 4, "rf_max_grad_norm": 2.5}, 8)
     assert (gen.max_skipped_steps, gen.max_grad_norm) == (4, 2.5)
     assert (RFEmbeddingGenerator(8).max_skipped_steps, RFEmbeddingGenerator(8).max_grad_norm) == (10, None)
+
+
+def test_portable_randomness_draws_what_the_plain_cpu_calls_draw():
+    """On the CPU the device-independent draws equal torch's own, so CPU results are unchanged;
+    on another device the same values arrive (drawn on the CPU, then moved)."""
+    from rfkit.generator.randomness import PortableDropout, rand, randn, randperm
+    x = torch.ones(64, 32)
+    for draw, plain in ((lambda: randn((64, 32), x), lambda: torch.randn_like(x)),
+                        (lambda: rand((64,), x), lambda: torch.rand(64)),
+                        (lambda: randperm(50, x.device), lambda: torch.randperm(50)),
+                        (lambda: PortableDropout(0.3).train()(x), lambda: torch.nn.Dropout(0.3).train()(x))):
+        torch.manual_seed(7)
+        ours = draw()
+        torch.manual_seed(7)
+        assert torch.equal(ours, plain())
+    assert torch.equal(PortableDropout(0.3).eval()(x), x)

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from rfkit.hardware import native_bf16
 
+from . import randomness as random
 from .checks import check_conditions, check_number, check_rows, check_tensor, count_non_finite
 from .config import arguments_from_config
 from .objective import cosine_guidance, info_nce, interpolate, prior_guidance
@@ -216,7 +217,7 @@ class RFEmbeddingGenerator(nn.Module):
             check_rows("fixed_noise", x0, rows, self.embedding_dim)
             x0 = self._same_place("fixed_noise", x0)
         else:
-            x0 = torch.randn_like(x1)
+            x0 = random.randn(x1.shape, x1)
         # The scale is committed only if the step succeeds; fixed couplings keep the current one.
         tracked = self.normalize_targets and fixed_noise is None
         rms = self._tracked_rms(x1) if tracked else self.target_rms
@@ -226,11 +227,11 @@ class RFEmbeddingGenerator(nn.Module):
             user_prior = None if user_prior is None else user_prior / scale
 
         if self.max_train_rows is not None and rows > self.max_train_rows:
-            keep = torch.randperm(rows, device=x1.device)[: self.max_train_rows]
+            keep = random.randperm(rows, x1.device)[: self.max_train_rows]
             x0, x1, c = x0[keep], x1[keep], c[keep]
             user_prior = None if user_prior is None else user_prior[keep]
             rows = self.max_train_rows
-        t = torch.rand(rows, device=x1.device, dtype=x1.dtype)
+        t = random.rand((rows,), x1)
         self.net.train()
         return self._step(self.loss_terms(x0, x1, t, c, user_prior), rms)
 
@@ -304,7 +305,7 @@ class RFEmbeddingGenerator(nn.Module):
         rf_loss = torch.mean((v - v_target) ** 2)
         if self.contrast_weight > 0:
             x1_hat = x_t + (1 - t)[:, None] * v
-            rows = torch.randperm(len(x1), device=x1.device)[: self.max_contrast_rows]
+            rows = random.randperm(len(x1), x1.device)[: self.max_contrast_rows]
             cl_loss = info_nce(x1_hat[rows], x1[rows], self.contrast_temp)
         else:
             cl_loss = torch.zeros((), device=x1.device, dtype=x1.dtype)
@@ -362,7 +363,7 @@ class RFEmbeddingGenerator(nn.Module):
             check_rows("start_noise", x, rows, self.embedding_dim)
             x = self._same_place("start_noise", x).clone()
         else:
-            x = torch.randn(rows, self.embedding_dim, generator=generator, device=weight.device, dtype=weight.dtype)
+            x = random.randn((rows, self.embedding_dim), weight, generator)
         if user_prior is not None:
             user_prior = self._same_place("user_prior", check_tensor("user_prior", user_prior))
             check_rows("user_prior", user_prior, rows, self.embedding_dim)
@@ -403,7 +404,7 @@ class RFEmbeddingGenerator(nn.Module):
         if self.net is None:
             raise RuntimeError("reflow_pairs needs a trained generator: call compute_loss_and_step first")
         weight = self.net.c_in.weight
-        z0 = torch.randn(rows, self.embedding_dim, generator=generator, device=weight.device, dtype=weight.dtype)
+        z0 = random.randn((rows, self.embedding_dim), weight, generator)
         z1 = self.generate(conditions, n_steps, start_noise=z0, solver=solver)
         return z0, z1
 

@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from . import randomness as random
 from .checks import check_conditions
 from .generator import RFEmbeddingGenerator
 from .objective import info_nce
+from .randomness import PortableDropout
 
 
 class RegressionNet(nn.Module):
@@ -25,7 +27,7 @@ class RegressionNet(nn.Module):
         self.c_in = nn.Linear(condition_dim, hidden_dim)
         self.hidden = nn.ModuleList(nn.Linear(hidden_dim, hidden_dim) for _ in range(n_layers - 1))
         self.out = nn.Linear(hidden_dim, embedding_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = PortableDropout(dropout)
 
     @property
     def condition_dim(self) -> int:
@@ -62,7 +64,7 @@ class RegressionEmbeddingGenerator(RFEmbeddingGenerator):
         prediction = self.net(c)
         mse = torch.mean((prediction - x1) ** 2)
         if self.contrast_weight > 0:
-            rows = torch.randperm(len(x1), device=x1.device)[: self.max_contrast_rows]
+            rows = random.randperm(len(x1), x1.device)[: self.max_contrast_rows]
             cl_loss = info_nce(prediction[rows], x1[rows], self.contrast_temp)
         else:
             cl_loss = torch.zeros((), device=x1.device, dtype=x1.dtype)

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from .randomness import PortableDropout
+
 TIME_FEATURES = 32
 
 
@@ -35,7 +37,7 @@ class VelocityNet(nn.Module):
         self.t_in = nn.Linear(TIME_FEATURES, hidden_dim, bias=False)
         self.hidden = nn.ModuleList(nn.Linear(hidden_dim, hidden_dim) for _ in range(n_layers - 1))
         self.out = nn.Linear(hidden_dim, embedding_dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = PortableDropout(dropout)
         self.gradient_checkpointing = gradient_checkpointing
 
     @property
