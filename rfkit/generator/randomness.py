@@ -12,8 +12,10 @@ from torch import Tensor, nn
 
 
 def randn(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """N(0, 1) of `shape` with `like`'s dtype and device, drawn on the CPU."""
-    return torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+    """N(0, 1) of `shape` with `like`'s dtype and device, drawn on the CPU (or on the device of a
+    given `generator`, so a user's own CUDA generator still works)."""
+    where = "cpu" if generator is None else generator.device
+    return torch.randn(shape, generator=generator, dtype=like.dtype, device=where).to(like.device)
 
 
 def rand(shape: tuple[int, ...], like: Tensor) -> Tensor:
