@@ -291,6 +291,9 @@ def plot_ratio_curve(curve: pd.DataFrame, ax: Axes, metric: str = "ndcg@20", tit
         ax.axhline(backbone[column], color=color, ls="--", lw=1, label=f"{split}, backbone alone")
     ax.set(xlabel="inference mix ratio (0 = backbone alone)", ylabel=metric)
     ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
 
 
 VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "within noise": "0.45", "one seed": "0.7"}
@@ -323,6 +326,39 @@ def plot_paired_differences(differences: pd.DataFrame, ax: Axes, labels: Sequenc
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles))
     ax.legend(unique.values(), unique.keys(), title="verdict", fontsize=8)
+
+
+def plot_method_points(table: pd.DataFrame, ax: Axes, x: str, hue: str, value: str = "mean",
+                       order: Sequence[str] | None = None, hue_order: Sequence[str] | None = None,
+                       palette: Mapping[str, str] | None = None, zero_line: bool = False,
+                       legend: bool = True, title: str | None = None, dodge: float = 0.6) -> Axes:
+    """Points of ``value`` with their interval (``ci_low`` .. ``ci_high``) per categorical ``x``,
+    one colour per ``hue`` value, side by side within ``dodge`` of each tick and joined across
+    ticks; one row per (x, hue), e.g. means over seeds or `rfkit.stats.paired_differences` rows.
+    ``zero_line`` draws a dashed line at 0 (for differences: above it the method wins)."""
+    missing = {x, hue, value, "ci_low", "ci_high"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks column(s) {sorted(missing)}")
+    if table.empty:
+        raise ValueError("table is empty: nothing to draw")
+    order = list(order or dict.fromkeys(table[x]))
+    hue_order = list(hue_order or dict.fromkeys(table[hue]))
+    step = dodge / max(len(hue_order), 1)
+    for i, name in enumerate(hue_order):
+        rows = table[table[hue] == name].set_index(x).reindex(order).dropna(subset=[value])
+        if rows.empty:
+            continue
+        where = [order.index(v) + (i - (len(hue_order) - 1) / 2) * step for v in rows.index]
+        errors = [(rows[value] - rows["ci_low"]).fillna(0), (rows["ci_high"] - rows[value]).fillna(0)]
+        ax.errorbar(where, rows[value], yerr=errors, marker="o", capsize=3, lw=1.2, label=str(name),
+                    color=(palette or {}).get(name))
+    if zero_line:
+        ax.axhline(0.0, color="0.4", ls="--", lw=1)
+    ax.set_xticks(range(len(order)), order)
+    ax.set_xlim(-0.6, len(order) - 0.4)
+    ax.set(xlabel="", ylabel=value)
+    if legend:
+        ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     if title:
         ax.set_title(title)
     return ax

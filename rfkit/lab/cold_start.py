@@ -1,0 +1,272 @@
+"""Notebook 07's analysis: the cold-start grid, its paired differences and the sentences they support.
+
+A *setting* is one dataset before the cold split: a real one, or synthetic data at one feature
+informativeness (whose planted item factors add the oracle). One job is one (setting, host, seed):
+`cold_job` draws the seed's cold items, trains the host on the warm items and scores every
+cold-item method on it (`rfkit.cold.evaluate_cold_methods`). Methods of one job share the host
+and the cold split, so comparisons between methods are paired by seed
+(`rfkit.stats.paired_differences`); so are comparisons across informativeness, because synthetic
+data of one seed has the same interactions, hence the same cold split, at every informativeness.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from rfkit.cold import HOSTS, evaluate_cold_methods
+from rfkit.data import Dataset, cold_start, make_synthetic
+from rfkit.lab.plots import plot_method_points
+from rfkit.stats import chance_exceedances, describe, interval, paired_differences
+
+METRICS = tuple(f"{group}_{name}@20" for group in ("cold", "warm", "all") for name in ("recall", "ndcg"))
+COMPARED = ("cold_recall@20", "cold_ndcg@20", "all_recall@20", "all_ndcg@20")  # warm: same for all
+RF_METHODS = ("rf_1step", "rf", "rf_mean")
+MAPPERS = (*RF_METHODS, "regression")
+METHODS = ("untrained", "zero", *MAPPERS, "oracle", "random")
+BASELINES = ("untrained", "zero", "regression")  # each compared with every method but earlier baselines
+PALETTE = {"untrained": "tab:gray", "zero": "black", "rf_1step": "lightskyblue", "rf": "tab:blue",
+           "rf_mean": "navy", "regression": "tab:orange", "oracle": "tab:green", "random": "tab:red"}
+KEY = "cold_recall@20"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A dataset before the cold split; ``informativeness`` None marks real data, and
+    ``item_factors`` (the planted factors of synthetic data) add the oracle."""
+
+    dataset: Dataset
+    informativeness: float | None = None
+    item_factors: np.ndarray | None = None
+
+    @property
+    def label(self) -> str:
+        s = self.informativeness
+        return self.dataset.name if s is None else f"{self.dataset.name} s={s:g}"
+
+
+def synthetic_settings(preset: str, informativeness: Sequence[float], seed: int = 0) -> list[Setting]:
+    """Synthetic data at each informativeness (both modalities), interactions held fixed."""
+    settings = []
+    for s in informativeness:
+        data = make_synthetic(preset, seed=seed, informativeness={"image": s, "text": s})
+        settings.append(Setting(data.dataset, float(s), data.item_factors))
+    return settings
+
+
+def cold_job(setting: Setting, host: str, seed: int, cold_fraction: float, config: Mapping[str, Any],
+             train_options: Mapping[str, Any], generator_steps: int, samples: int = 8) -> list[dict[str, Any]]:
+    """One (setting, host, seed) on one thread: the records of every method (test metrics of
+    `METRICS`, the cold validation Recall@20 and the host's best epoch)."""
+    torch.set_num_threads(1)
+    dataset = cold_start(setting.dataset, cold_fraction, seed=seed)
+    table = evaluate_cold_methods(dataset, host, config, seed, train_options, setting.item_factors,
+                                  generator_steps, samples, ks=(20,))
+    return [{"dataset": setting.dataset.name, "informativeness": setting.informativeness,
+             "setting": setting.label, **{k: row[k] for k in ("host", "method", "seed", "best_epoch")},
+             **{m: row[m] for m in METRICS}, "valid_cold_recall@20": row["valid_cold_recall@20"]}
+            for row in table.to_dict(orient="records")]
+
+
+def cold_jobs(settings: Sequence[Setting], hosts: Sequence[str], seeds: Sequence[int],
+              **common: Any) -> list[dict[str, Any]]:
+    """Keyword arguments of `cold_job` for every setting, host and seed (``common``: the rest)."""
+    unknown = [h for h in hosts if h not in HOSTS]
+    if unknown or not hosts:
+        raise ValueError(f"hosts must be a non-empty selection of {HOSTS}, got {list(hosts)}")
+    if not settings or not seeds:
+        raise ValueError("settings and seeds must not be empty")
+    return [dict(setting=setting, host=host, seed=seed, **common)
+            for setting in settings for host in hosts for seed in seeds]
+
+
+def json_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``table`` as dicts for results.json: a missing value (the informativeness of
+    real data, the interval of a single seed) becomes None."""
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
+def _frame(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(table)
+    missing = {"setting", "informativeness", "host", "method", "seed", *METRICS} - set(frame.columns)
+    if missing:
+        raise ValueError(f"table lacks column(s) {sorted(missing)}")
+    return frame
+
+
+def warm_identical(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every method but random has the same warm metrics within each (setting, host, seed):
+    the methods only replace cold rows, and warm candidates never see them."""
+    frame = _frame(table)
+    hosted = frame[frame["method"] != "random"]
+    spread = hosted.groupby(["setting", "host", "seed"])[["warm_recall@20", "warm_ndcg@20"]].agg(np.ptp)
+    return bool((spread.to_numpy() == 0).all())
+
+
+def method_summary(table: pd.DataFrame | Sequence[Mapping[str, Any]], metric: str = KEY) -> pd.DataFrame:
+    """Mean of ``metric`` over seeds per (setting, host, method) with its 95% t-interval
+    (descriptive: comparisons go through `comparisons`)."""
+    frame = _frame(table)
+    rows = []
+    for (setting, host, method), group in frame.groupby(["setting", "host", "method"], sort=False):
+        spread = interval(group[metric].to_numpy())
+        rows.append({"setting": setting, "host": host, "method": method, "mean": spread["delta"],
+                     "ci_low": spread["ci_low"], "ci_high": spread["ci_high"], "n_seeds": spread["n_seeds"]})
+    return pd.DataFrame(rows)
+
+
+def comparisons(table: pd.DataFrame | Sequence[Mapping[str, Any]],
+                metrics: Sequence[str] = COMPARED) -> pd.DataFrame:
+    """Paired differences (per setting and host) of every method minus each baseline of
+    `BASELINES` (untrained, then zero, then regression; a method is not compared with an earlier
+    baseline again), for each metric: columns setting, host, metric, baseline, method and those of
+    `rfkit.stats.paired_differences`. Each pair of methods appears once."""
+    frame = _frame(table)
+    parts = []
+    for host, rows in frame.groupby("host", sort=False):
+        present = [m for m in METHODS if m in set(rows["method"])]
+        for i, baseline in enumerate(BASELINES):
+            if baseline not in present:
+                continue
+            treatments = [m for m in present if m != baseline and m not in BASELINES[:i]]
+            for metric in metrics:
+                diff = paired_differences(rows, metric, baseline, treatments, by=["setting"], variant="method")
+                parts.append(diff.assign(host=host, metric=metric, baseline=baseline))
+    columns = ["setting", "host", "metric", "baseline", "method"]
+    out = pd.concat(parts, ignore_index=True)
+    return out[columns + [c for c in out.columns if c not in columns]]
+
+
+def against(diffs: pd.DataFrame, baseline: str, metric: str = KEY) -> pd.DataFrame:
+    """Every method minus ``baseline`` on ``metric`` from `comparisons` rows, which hold each pair
+    once: a pair stored the other way round (baseline minus method) is negated, its interval
+    mirrored and its verdict swapped."""
+    rows = diffs[diffs["metric"] == metric]
+    direct = rows[rows["baseline"] == baseline]
+    mirrored = rows[rows["method"] == baseline].copy()
+    mirrored["method"], mirrored["baseline"] = mirrored["baseline"], baseline
+    mirrored["baseline_mean"], mirrored["treatment_mean"] = mirrored["treatment_mean"], mirrored["baseline_mean"]
+    mirrored["delta"], mirrored["ci_low"], mirrored["ci_high"] = (-mirrored["delta"], -mirrored["ci_high"],
+                                                                  -mirrored["ci_low"])
+    mirrored["verdict"] = mirrored["verdict"].replace({"better": "worse", "worse": "better"})
+    return pd.concat([mirrored, direct], ignore_index=True)[list(diffs.columns)]
+
+
+def informativeness_differences(table: pd.DataFrame | Sequence[Mapping[str, Any]],
+                                metric: str = KEY) -> pd.DataFrame:
+    """Each method's ``metric`` at the highest minus the lowest informativeness, per host and
+    dataset, paired by seed (empty when no dataset has two informativeness values)."""
+    frame = _frame(table)
+    synthetic = frame[frame["informativeness"].notna()].astype({"informativeness": float})
+    parts = []
+    for dataset, rows in synthetic.groupby("dataset", sort=False):
+        values = sorted(rows["informativeness"].unique())
+        if len(values) < 2:
+            continue
+        diff = paired_differences(rows, metric, values[0], [values[-1]], by=["host", "method"],
+                                  variant="informativeness")
+        parts.append(diff.rename(columns={"informativeness": "high"}).assign(dataset=dataset, low=values[0]))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _listing(rows: pd.DataFrame) -> str:
+    return "; ".join(f"{r['method']} {describe(r)}" for r in rows.to_dict(orient="records"))
+
+
+def _rf_versus_regression(rows: pd.DataFrame) -> str:
+    better, worse = rows[rows["verdict"] == "better"], rows[rows["verdict"] == "worse"]
+    if len(better):
+        head = f"RF beats regression on cold items ({', '.join(better['method'])} beyond noise)"
+    elif len(worse) == len(rows):
+        head = "regression beats every RF variant on cold items"
+    else:
+        head = "RF does not beat regression on cold items"
+    return f"{head}: {_listing(rows)}."
+
+
+def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, host: str) -> list[str]:
+    rows = frame[(frame["setting"] == setting) & (frame["host"] == host)]
+    means = rows.groupby("method", sort=False)[KEY].mean()
+    n_seeds = rows["seed"].nunique()
+    where = f"{setting}, {host} host"
+    out = [f"{where}: mean cold Recall@20 over {n_seeds} seeds: "
+           + ", ".join(f"{m} {means[m]:.4f}" for m in METHODS if m in means) + "."]
+    key = diffs[(diffs["setting"] == setting) & (diffs["host"] == host) & (diffs["metric"] == KEY)]
+    versus = key[(key["baseline"] == "untrained") & key["method"].isin(["regression", "rf"])]
+    out.append(f"{where}: content mappers vs the untrained cold row, cold Recall@20: {_listing(versus)}.")
+    rf = key[(key["baseline"] == "regression") & key["method"].isin(RF_METHODS)]
+    out.append(f"{where}: {_rf_versus_regression(rf)}")
+    valid = rows[rows["method"] != "random"].groupby("method", sort=False)["valid_cold_recall@20"].mean()
+    if "zero" in means:
+        best = valid[list(MAPPERS)].idxmax()  # chosen on the validation half, not on the test numbers
+        row = key[(key["baseline"] == "zero") & (key["method"] == best)].iloc[0]
+        adds = {"better": "adds to", "worse": "hurts"}.get(row["verdict"], "does not add beyond noise to")
+        out.append(f"{where}: the mapper the cold validation half prefers ({best}) {adds} the content branch "
+                   f"alone (zero cold ID row): {describe(row)}.")
+    if "oracle" in means:
+        row = key[(key["baseline"] == "regression") & (key["method"] == "oracle")].iloc[0]
+        room = {"better": "leave room above", "worse": "fall below"}.get(row["verdict"], "are within noise of")
+        out.append(f"{where}: the planted item factors (oracle) {room} regression: {describe(row)}.")
+    chosen = valid.idxmax()
+    out.append(f"{where}: the cold validation half picks {chosen} (valid cold Recall@20 {valid[chosen]:.4f}); "
+               f"its test cold Recall@20 is {means[chosen]:.4f}.")
+    return out
+
+
+def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
+    """The sentences the cold-start grid supports, computed from its records: per setting and host
+    the methods' means, mappers vs the untrained row, RF vs regression (the honest answer when RF
+    loses), the mapper preferred on the validation half vs the content branch (multimodal host), the
+    oracle's headroom and the validation half's choice among all methods; then the informativeness
+    trend, a count over the grid and how many verdicts would exceed noise by chance."""
+    frame = _frame(table)
+    diffs = comparisons(frame)
+    out = []
+    cells = list(dict.fromkeys(zip(frame["setting"], frame["host"])))
+    for setting, host in cells:
+        out += _setting_sentences(frame, diffs, setting, host)
+    trend = informativeness_differences(frame)
+    for row in trend[trend["method"].isin(["regression", "rf"])].to_dict(orient="records") if len(trend) else []:
+        out.append(f"{row['dataset']}, {row['host']} host: {row['method']}'s cold Recall@20 goes from "
+                   f"{row['baseline_mean']:.4f} at s={row['low']:g} to {row['treatment_mean']:.4f} at "
+                   f"s={row['high']:g}: {describe(row)}.")
+    rf = diffs[(diffs["metric"] == KEY) & (diffs["baseline"] == "regression") & diffs["method"].isin(RF_METHODS)]
+    counts = [f"{m}: better in {(g['verdict'] == 'better').sum()}, worse in {(g['verdict'] == 'worse').sum()}, "
+              f"within noise in {(~g['beyond_noise']).sum()}" for m, g in rf.groupby("method", sort=False)]
+    out.append(f"Over the {len(cells)} setting x host cells, RF vs regression on cold Recall@20: "
+               + "; ".join(counts) + ".")
+    n = len(diffs) + len(trend)
+    out.append(f"These tables hold {n} paired verdicts at 95%; about {chance_exceedances(n):.1f} of them "
+               "would exceed noise by chance alone, so read a lone 'better' or 'worse' with care.")
+    return out
+
+
+def cold_grid_figure(summary: pd.DataFrame, settings: Sequence[Sequence[str]], hosts: Sequence[str],
+                     ylabel: str, zero_line: bool = False) -> Figure:
+    """One row per host, one panel per group of settings (e.g. [real], [synthetic s=0, ...]):
+    the methods' ``mean`` (or ``delta``) with ``ci_low``..``ci_high`` against the setting."""
+    value = "delta" if "delta" in summary.columns else "mean"
+    widths = [max(len(group), 1) + 1 for group in settings]
+    fig, axes = plt.subplots(len(hosts), len(settings), figsize=(3.2 * sum(widths) / 2 + 2, 3.6 * len(hosts)),
+                             squeeze=False, gridspec_kw={"width_ratios": widths})
+    for row, host in zip(axes, hosts):
+        panels = [summary[(summary["host"] == host) & summary["setting"].isin(group)] for group in settings]
+        last = max(i for i, rows in enumerate(panels) if len(rows)) if any(len(r) for r in panels) else -1
+        for i, (ax, group, rows) in enumerate(zip(row, settings, panels)):
+            if rows.empty:  # e.g. a host not run on synthetic data
+                ax.set_axis_off()
+                ax.set_title(f"{host} host: not run here")
+                continue
+            order = [m for m in METHODS if m in set(rows["method"])]
+            plot_method_points(rows, ax, x="setting", hue="method", value=value, order=list(group),
+                               hue_order=order, palette=PALETTE, zero_line=zero_line,
+                               legend=i == last, title=f"{host} host")
+            ax.set_ylabel(ylabel if ax is row[0] else "")
+    fig.tight_layout()
+    return fig

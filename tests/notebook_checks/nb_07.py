@@ -1,0 +1,87 @@
+"""Checks of notebooks/07_cold_start.ipynb's quick run."""
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from rfkit.lab.cold_start import conclusions
+from rfkit.stats import paired_differences
+
+METRICS = [f"{g}_{m}@20" for g in ("cold", "warm", "all") for m in ("recall", "ndcg")]
+MAPPERS = ["rf_1step", "rf", "rf_mean", "regression"]
+
+
+def expected_methods(host: str, synthetic: bool) -> set[str]:
+    return {"untrained", *MAPPERS, "random"} | ({"zero"} if host == "multimodal" else set()) \
+        | ({"oracle"} if synthetic else set())
+
+
+def same_rows(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> bool:
+    """Whether the rows sharing ``keys`` agree exactly on ``columns``."""
+    return bool((frame.groupby(keys)[columns].nunique() == 1).all().all())
+
+
+def check(payload: dict[str, Any]) -> None:
+    """The grid is complete, metrics lie in [0, 1], what cold methods cannot change is unchanged
+    (warm metrics; random scores; the ID-only host across informativeness), and the recorded
+    differences and sentences follow from the recorded per-seed numbers."""
+    p, r = payload["parameters"], payload["results"]
+    frame = pd.DataFrame(r["cold_start"])
+    assert not frame[[*METRICS, "valid_cold_recall@20"]].isna().any().any()
+    assert frame[[*METRICS, "valid_cold_recall@20"]].ge(0).all().all()
+    assert frame[[*METRICS, "valid_cold_recall@20"]].le(1).all().all()
+
+    # Every (setting, host, method, seed) once: one real setting, one per informativeness.
+    real = frame[frame["informativeness"].isna()]
+    synthetic = frame[frame["informativeness"].notna()]
+    assert real["setting"].nunique() == 1
+    assert sorted(synthetic["informativeness"].unique()) == sorted(p["INFORMATIVENESS"])
+    assert synthetic.groupby("informativeness")["setting"].nunique().eq(1).all()
+    assert not frame.duplicated(["setting", "host", "method", "seed"]).any()
+    for setting, rows in frame.groupby("setting"):
+        is_synthetic = rows["informativeness"].notna().all()
+        assert sorted(rows["host"].unique()) == sorted(p["SYNTHETIC_HOSTS" if is_synthetic else "HOSTS"])
+        for host, cell in rows.groupby("host"):
+            assert sorted(cell["seed"].unique()) == sorted(p["SEEDS"])
+            for _, seed_rows in cell.groupby("seed"):
+                assert set(seed_rows["method"]) == expected_methods(host, is_synthetic), (setting, host)
+
+    # Cold methods replace cold rows only: warm metrics agree across methods of one host and seed.
+    hosted = frame[frame["method"] != "random"]
+    assert same_rows(hosted, ["setting", "host", "seed"], ["warm_recall@20", "warm_ndcg@20"])
+    assert r["warm_identical"] is True
+    # Random scores depend on the seed and the split only: equal across hosts and informativeness
+    # (synthetic interactions, hence cold splits, do not depend on informativeness).
+    random = frame[frame["method"] == "random"]
+    assert same_rows(random, ["setting", "seed"], METRICS)
+    assert same_rows(random[random["informativeness"].notna()], ["seed"], METRICS)
+    # The ID-only host never sees the features: its untrained rows and warm metrics ignore s.
+    id_only = synthetic[(synthetic["host"] == "lightgcn") & (synthetic["method"] != "random")]
+    assert same_rows(id_only[id_only["method"] == "untrained"], ["seed"], METRICS + ["best_epoch"])
+    assert same_rows(id_only, ["seed"], ["warm_recall@20", "warm_ndcg@20"])
+
+    # Recorded paired differences recomputed from the per-seed records.
+    diffs = pd.DataFrame(r["differences"])
+    assert len(diffs) > 0 and diffs["n_seeds"].eq(len(p["SEEDS"])).all()
+    for row in diffs.to_dict(orient="records"):
+        cell = frame[(frame["setting"] == row["setting"]) & (frame["host"] == row["host"])]
+        again = paired_differences(cell, row["metric"], row["baseline"], [row["method"]], variant="method").iloc[0]
+        assert row["delta"] == pytest.approx(again["delta"], abs=1e-12)
+        assert row["delta"] == pytest.approx(row["treatment_mean"] - row["baseline_mean"], abs=1e-12)
+        if row["ci_low"] is not None:
+            assert (row["ci_low"], row["ci_high"]) == pytest.approx((again["ci_low"], again["ci_high"]), abs=1e-12)
+        assert row["verdict"] == again["verdict"]
+    # Warm metrics are identical, so only cold and hybrid metrics are compared.
+    assert set(diffs["metric"]) == {"cold_recall@20", "cold_ndcg@20", "all_recall@20", "all_ndcg@20"}
+
+    # The sentences follow from the records, and the RF-vs-regression answer from the verdicts.
+    sentences = r["conclusions"]
+    assert sentences == conclusions(r["cold_start"])
+    for (setting, host), cell in frame.groupby(["setting", "host"]):
+        verdicts = paired_differences(cell, "cold_recall@20", "regression", ["rf_1step", "rf", "rf_mean"],
+                                      variant="method")["verdict"]
+        head = ("RF beats regression" if (verdicts == "better").any() else
+                "regression beats every RF variant" if (verdicts == "worse").all() else
+                "RF does not beat regression")
+        assert sum(s.startswith(f"{setting}, {host} host: {head} on cold items") for s in sentences) == 1
+    assert {"cold_recall", "versus_regression"} <= set(payload["figures"])
