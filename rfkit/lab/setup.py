@@ -62,7 +62,7 @@ class Lab:
     device: torch.device = torch.device("cpu")
     started: float = field(default_factory=time.time)
 
-    def config(self, name_or_path: str | Path = "multimodal", **overrides: Any) -> dict[str, Any]:
+    def config(self, name_or_path: str | Path = "recommended", **overrides: Any) -> dict[str, Any]:
         """`rfkit.config.load` with this run's device, so every model of the notebook trains there.
         The first config asked for is recorded as the run's config (provenance)."""
         loaded = config.load(name_or_path, device=str(self.device), **overrides)
