@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
+import json
 import resource
 import threading
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from rfkit import RFEmbeddingGenerator
 from rfkit.device import describe_devices, resolve_device
+from rfkit.hardware import cpu_model, native_bf16
 
 EMB, COND, HIDDEN, STEPS = 64, 128, 256, 10
 
@@ -107,6 +109,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--device", default="cpu", metavar="{auto,cpu,cuda,cuda:N}",
                         help="where to run (default: cpu)")
+    parser.add_argument("--json", type=Path, metavar="OUT",
+                        help="also write the table and notes here (the README's benchmark block reads "
+                             "benchmarks/results/*.json)")
     args = parser.parse_args()
     try:
         device = resolve_device(args.device)
@@ -125,9 +130,11 @@ def main() -> None:
     peak_bf16 = matmul_rate(device, torch.bfloat16, repeats=10 if on_gpu else 3)
     rows_out = []
     where = (torch.cuda.get_device_name(device) if on_gpu
-             else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
-    print(f"machine: {where}, torch {torch.__version__}; device {device} ({describe_devices()})\n"
-          f"fp32 matmul rate {peak / 1e9:.1f} GFLOP/s, bf16 matmul rate {peak_bf16 / 1e9:.1f} GFLOP/s")
+             else f"{cpu_model()}, {torch.get_num_threads()} threads")
+    machine = (f"{where}, native bf16 {'yes' if native_bf16(device) else 'no'}, torch {torch.__version__} "
+               f"({describe_devices()})")
+    rates = f"fp32 matmul rate {peak / 1e9:.1f} GFLOP/s, bf16 matmul rate {peak_bf16 / 1e9:.1f} GFLOP/s"
+    print(f"machine: {machine}\n{rates}")
 
     for n in sizes:
         c, x0 = torch.randn(n, COND, device=device), torch.randn(n, EMB, device=device)
@@ -162,15 +169,24 @@ def main() -> None:
     seeded = torch.Generator(device).manual_seed(0)
     run_big = lambda: gen.generate([c_big], generator=seeded)  # noqa: E731
     extra, _ = peak_cuda_during(run_big, device) if on_gpu else peak_rss_during(run_big)
-    print(f"\npeak extra {'CUDA' if on_gpu else 'resident'} memory of generate() on {big:,} rows: "
-          f"{extra / 2**20:,.0f} MiB = {extra / out_bytes:.2f}x the output "
-          f"({out_bytes / 2**20:,.0f} MiB); target < 2x")
+    memory = (f"peak extra {'CUDA' if on_gpu else 'resident'} memory of generate() on {big:,} rows: "
+              f"{extra / 2**20:,.0f} MiB = {extra / out_bytes:.2f}x the output ({out_bytes / 2**20:,.0f} MiB); "
+              "target < 2x")
+    print(f"\n{memory}")
 
     train_gen = RFEmbeddingGenerator(EMB, hidden_dim=HIDDEN, condition_dim=COND).to(device)
     target, cond = torch.randn(10_000, EMB, device=device), torch.randn(10_000, COND, device=device)
     t_step = best_time(lambda: train_gen.compute_loss_and_step(target, [cond]), 5, device)
-    print(f"one compute_loss_and_step on 10,000 rows: {t_step * 1e3:.1f} ms")
+    step = f"one compute_loss_and_step on 10,000 rows: {t_step * 1e3:.1f} ms"
+    print(step)
     print(f"(max RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10:,.0f} MiB)")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        title = f"Generator benchmark: benchmarks/bench_generator.py --device {args.device}"
+        rounded = [{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in rows_out]
+        args.json.write_text(json.dumps({"title": title, "machine": machine, "table": rounded,
+                                         "notes": [rates, memory, step]}, indent=2))
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

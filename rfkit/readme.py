@@ -79,14 +79,23 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             + ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows])
 
 
+def _benchmark_entries(files: Sequence[Path]) -> list[tuple[Path, dict[str, Any]]]:
+    """Each file's result, or each of its sections (a file like overhead.json keeps one per mode)."""
+    entries = []
+    for path in files:
+        bench = json.loads(path.read_text())
+        sections = [bench] if "machine" in bench else [value for value in bench.values() if isinstance(value, dict)]
+        entries += [(path, section) for section in sections]
+    return entries
+
+
 def benchmarks_block(results_dir: str | Path) -> str:
     """Markdown of every benchmark result file: title, machine line, table(s), notes."""
     files = sorted(Path(results_dir).glob("*.json"))
     if not files:
         return "No benchmark results yet: run `make bench`."
     lines = []
-    for path in files:
-        bench = json.loads(path.read_text())
+    for path, bench in _benchmark_entries(files):
         lines += [f"**{bench.get('title', path.stem)}** (`{path.parent.name}/{path.name}`)", "",
                   f"Machine: {bench.get('machine', 'unknown')}", ""]
         tables = bench.get("tables") or {"": bench.get("table", [])}
