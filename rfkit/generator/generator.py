@@ -147,7 +147,23 @@ class RFEmbeddingGenerator(nn.Module):
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_config(cls, config: Mapping[str, Any], embedding_dim: int) -> "RFEmbeddingGenerator":
-        """Build from the spec's YAML keys (rf_hidden_dim, rf_lr, rf_mix_ratio, ...)."""
+        """Build from the spec's YAML keys.
+
+        Args:
+            config: a mapping such as a loaded YAML file; its ``rf_*`` keys set the constructor
+                arguments (``rf_lr`` -> learning_rate, ``rf_mix_ratio`` -> train_mix_ratio, every
+                other argument ``rf_<name>``). Other keys (``use_rf``, the host's) are ignored; an
+                unknown ``rf_*`` key is a ValueError naming the closest valid one.
+            embedding_dim: the host's embedding width.
+
+        Returns:
+            A new generator.
+
+        Example:
+            >>> gen = RFEmbeddingGenerator.from_config({"rf_hidden_dim": 128, "rf_lr": 1e-4}, 64)
+            >>> gen.hidden_dim, gen.learning_rate
+            (128, 0.0001)
+        """
         arguments = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "embedding_dim")]
         return cls(embedding_dim, **arguments_from_config(config, arguments))
 
@@ -176,7 +192,14 @@ class RFEmbeddingGenerator(nn.Module):
 
     # ------------------------------------------------------------------ training
     def set_epoch(self, epoch: int) -> None:
-        """Called by the trainer each epoch; drives warmup."""
+        """Tell the generator the current epoch (the trainer calls it every epoch); drives warmup.
+
+        Args:
+            epoch: a non-negative int; while it is below ``warmup_epochs`` mixing returns the originals.
+
+        Example:
+            >>> gen.set_epoch(3)
+        """
         check_number("epoch", epoch, low=0, integer=True)
         self.current_epoch = epoch
 
@@ -189,13 +212,29 @@ class RFEmbeddingGenerator(nn.Module):
         *,
         fixed_noise: Tensor | None = None,
     ) -> dict[str, float | bool]:
-        """One optimizer step on the RF objective; returns rf_loss, cl_loss, total_loss, skipped.
+        """One AdamW step of the generator on the RF objective (flow matching + contrastive term).
 
-        Inputs are detached here, so the host model's graph and parameters are untouched.
-        `fixed_noise` pins the noise end of each path (reflow trains on such fixed couplings):
-        the pairs are in this generator's units (z1 divided by its current scale), so the tracked
-        scale does not move while training on them. A step with a non-finite loss or gradient is
-        skipped (`skipped: True`, nothing changes); see the class docstring.
+        Inputs are detached here, so the host model's graph and parameters are untouched. A step
+        with a non-finite loss or gradient is skipped (nothing changes); see the class docstring.
+
+        Args:
+            target_embeds: (rows, embedding_dim) the embeddings to learn to generate (the host's
+                ID embeddings).
+            conditions: non-empty list of (rows, d_i) tensors, concatenated on the last dim.
+            user_prior: optional (rows, embedding_dim) prior added to the predicted velocity with
+                weight (1 - t)^guidance_decay_power * user_guidance_scale.
+            epoch: optional; if given, `set_epoch(epoch)` first.
+            fixed_noise: keyword-only (rows, embedding_dim) noise end of each path instead of fresh
+                N(0, I) draws: reflow trains on such fixed couplings, given in this generator's
+                units (z1 divided by its current scale), so the tracked scale does not move.
+
+        Returns:
+            ``{"rf_loss", "cl_loss", "total_loss"}`` as floats and ``"skipped"`` (bool).
+
+        Example:
+            >>> losses = gen.compute_loss_and_step(ids.detach(), [image.detach(), text.detach()])
+            >>> losses["rf_loss"] > 0
+            True
         """
         if epoch is not None:
             self.set_epoch(epoch)
@@ -337,16 +376,28 @@ class RFEmbeddingGenerator(nn.Module):
         user_prior: Tensor | None = None,
         bf16: bool | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """Integrate the learned ODE from noise (t=0) to embeddings (t=1).
+        """Integrate the learned ODE from noise (t=0) to embeddings (t=1); no autograd graph.
 
-        Deterministic given `start_noise` (rows x embedding_dim) or a seeded `generator`. Rows go
-        through the solver in chunks of `chunk_size`, so memory beyond the output stays bounded.
-        `user_prior`, if given, adds the training-time prior guidance along the path. With
-        `return_trajectory=True` also returns the states at every step, shape
-        (n_steps + 1, rows, embedding_dim). `bf16=True` runs the net under bfloat16 autocast (None:
-        the generator's `bf16` setting).
-        Dropout is never applied here. Noise is N(0, I) in flow units; the output and the
+        Rows go through the solver in chunks of `chunk_size`, so memory beyond the output stays
+        bounded. Dropout is never applied here. Noise is N(0, I) in flow units; the output and the
         trajectory are in target units (multiplied by `scale()`).
+
+        Args:
+            conditions: non-empty list of (rows, d_i) tensors, as in training.
+            n_steps: ODE steps (None: ``sampling_steps``).
+            start_noise: keyword-only (rows, embedding_dim) starting point; makes the call deterministic.
+            generator: keyword-only seeded `torch.Generator` for the starting noise (also deterministic).
+            solver: "euler", "midpoint" or "heun".
+            return_trajectory: also return every state, shape (n_steps + 1, rows, embedding_dim).
+            user_prior: (rows, embedding_dim) adds the training-time prior guidance along the path.
+            bf16: run the net under bfloat16 autocast (None: the generator's ``bf16`` setting).
+
+        Returns:
+            (rows, embedding_dim) generated embeddings, and the trajectory if asked for.
+
+        Example:
+            >>> emb = gen.generate([image, text], n_steps=10, generator=torch.Generator().manual_seed(0))
+            >>> end, path = gen.generate([image, text], 5, start_noise=noise, return_trajectory=True)
         """
         n_steps = self.sampling_steps if n_steps is None else n_steps
         check_number("n_steps", n_steps, low=1, integer=True)
@@ -398,7 +449,19 @@ class RFEmbeddingGenerator(nn.Module):
                      generator: torch.Generator | None = None, solver: str = "euler") -> tuple[Tensor, Tensor]:
         """Couplings (z0, z1 = ODE(z0 | c)) from the current model, for 2-rectified flow.
 
-        Train on them with `compute_loss_and_step(z1, conditions, fixed_noise=z0)`.
+        Args:
+            conditions: list of (rows, d_i) tensors.
+            n_steps: ODE steps of the solve (None: ``sampling_steps``; reflow wants a fine grid).
+            generator: keyword-only seeded `torch.Generator` for z0.
+            solver: "euler", "midpoint" or "heun".
+
+        Returns:
+            (z0, z1), both (rows, embedding_dim); z1 in target units.
+
+        Example:
+            >>> z0, z1 = gen.reflow_pairs([cond], 50, generator=torch.Generator().manual_seed(0))
+            >>> flow2 = copy.deepcopy(gen)
+            >>> flow2.compute_loss_and_step(z1, [cond], fixed_noise=z0)  # 2-RF step
         """
         rows = check_conditions(conditions)[0].shape[0]
         if self.net is None:
@@ -410,14 +473,24 @@ class RFEmbeddingGenerator(nn.Module):
 
     # ------------------------------------------------------------------ mixing
     def in_warmup(self, epoch: int | None = None) -> bool:
+        """Whether `epoch` (None: the current one) is inside the warmup, where mixing is off."""
         return (self.current_epoch if epoch is None else epoch) < self.warmup_epochs
 
     def mix_embeddings(self, original_embeds: Tensor, generated_embeds: Tensor, training: bool,
                        epoch: int | None = None) -> Tensor:
-        """(1 - r) * original + r * generated, r the train or inference ratio.
+        """Convex mix (1 - r) * original + r * generated, r the train or the inference ratio.
 
-        While epoch < warmup_epochs the original is returned unchanged (the same tensor).
-        `epoch=None` uses the epoch last given to set_epoch / compute_loss_and_step.
+        Args:
+            original_embeds: the host's embeddings.
+            generated_embeds: RF's embeddings, same shape.
+            training: True uses ``train_mix_ratio``, False ``inference_mix_ratio``.
+            epoch: None uses the epoch last given to set_epoch / compute_loss_and_step.
+
+        Returns:
+            The mixed tensor; while epoch < warmup_epochs, `original_embeds` itself, unchanged.
+
+        Example:
+            >>> mixed = gen.mix_embeddings(ids, gen.generate([image, text]).detach(), training=True)
         """
         if not isinstance(training, bool):
             raise TypeError(f"training must be a bool, got {training!r}")
