@@ -165,6 +165,7 @@ def test_budgets():
     full = {"epochs": 100, "patience": 5, "batch_size": 4096}
     assert P.sweep_budget(full, quick=False) == full  # to early stopping
     assert P.sweep_budget(full, quick=False, epochs=8) == {"epochs": 8, "patience": 8, "batch_size": 4096}
-    assert P.sweep_budget({**full, "epochs": 4}, quick=True)["epochs"] == P.QUICK_EPOCHS > KIT["rf_warmup_epochs"]
+    quick = P.sweep_budget({**full, "epochs": 4}, quick=True, epochs=8)
+    assert quick["epochs"] == quick["patience"] == P.QUICK_EPOCHS > KIT["rf_warmup_epochs"]
     with pytest.raises(ValueError, match="epochs must be a positive int"):
         P.budget(full, 0)

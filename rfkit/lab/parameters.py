@@ -165,14 +165,16 @@ def budget(training: Mapping[str, Any], epochs: int) -> dict[str, Any]:
 
 
 QUICK_EPOCHS = 7  # past the kit's 5 warmup epochs, so that quick runs mix RF in
+QUICK_BATCH = 4096  # the tiny preset's training set in one batch: a quick epoch is one step
 
 
 def sweep_budget(training: Mapping[str, Any], quick: bool, epochs: int | None = None) -> dict[str, Any]:
-    """The sweep's training budget: `training` itself (to early stopping) unless `epochs` fixes one;
-    quick runs train `QUICK_EPOCHS` epochs without early stopping, so RF mixing starts in them."""
-    if epochs is not None or quick:
-        return budget(training, epochs or QUICK_EPOCHS)
-    return dict(training)
+    """The sweep's training budget: `training` itself (to early stopping) unless `epochs` fixes one.
+    Quick runs train `QUICK_EPOCHS` epochs of `QUICK_BATCH` rows without early stopping, so RF
+    mixing starts in them and the 14 knobs' trainings take seconds."""
+    if quick:
+        return {**budget(training, QUICK_EPOCHS), "batch_size": QUICK_BATCH}
+    return dict(training) if epochs is None else budget(training, epochs)
 
 
 def followup_grid(chosen: Sequence[tuple[str, Any, float]], config: Mapping[str, Any],
