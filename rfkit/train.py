@@ -76,6 +76,15 @@ class TrainingDiverged(RuntimeError):
         self.epoch, self.batch, self.reason, self.result = epoch, batch, reason, result
 
 
+def _likely_cause(lr: float, rf: nn.Module | None) -> str:
+    """Why a host loss or score goes non-finite: the host's step, or, with RF mixed in, the generator."""
+    host = f"the host learning rate {lr:g} is likely too high"
+    if rf is None:
+        return host
+    return (f"{host}, or the mixed-in RF embeddings blew up (rf_lr {rf.learning_rate:g}: lower it, "
+            "or set rf_max_grad_norm)")
+
+
 def sample_negatives(train: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator,
                      pool: np.ndarray | None = None) -> np.ndarray:
     """One item per user, uniform over the ``pool`` items (default: all) that user has not
@@ -192,8 +201,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
             except Exception as error:
                 raise diverged(epoch, batch, f"{type(error).__name__}: {error}") from error
             if not math.isfinite(value):
-                raise diverged(epoch, batch, f"the host loss is {value}, the host learning rate "
-                                             f"{lr:g} is likely too high")
+                raise diverged(epoch, batch, f"the host loss is {value}, {_likely_cause(lr, rf)}")
             bpr.append(value)
             if rf is not None:
                 rf_losses.append({**model.last_rf_losses,
@@ -214,8 +222,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
             except Exception as error:
                 raise diverged(epoch, None, f"{type(error).__name__}: {error}") from error
             if not torch.isfinite(scores).all():
-                raise diverged(epoch, None, f"the model's scores contain NaN or Inf, the host "
-                                            f"learning rate {lr:g} is likely too high")
+                raise diverged(epoch, None, f"the model's scores contain NaN or Inf, {_likely_cause(lr, rf)}")
             valid = topk_metrics(scores, matrices["train"], matrices["valid"], ks)
             test = topk_metrics(scores, matrices["train"], matrices["test"], ks)
             row.update({f"valid_{k}": v for k, v in valid.items()})

@@ -359,6 +359,36 @@ def plot_method_points(table: pd.DataFrame, ax: Axes, x: str, hue: str, value: s
     ax.set(xlabel="", ylabel=value)
     if legend:
         ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+
+
+def plot_parameter_effect(deltas: pd.DataFrame, ax: Axes, values: Sequence, reference, default=None,
+                          label: str | None = None, color: str | None = None, shift: float = 0.0,
+                          title: str | None = None, ylabel: str = "difference from the kit's value") -> Axes:
+    """One parameter's paired differences (``value``, ``delta``, ``ci_low``, ``ci_high``) from its
+    `reference` value, at evenly spaced positions for `values` (in order), with 95% error bars.
+
+    The line runs through the reference, drawn at 0 as a black square; `default` (when among
+    `values`) is a dotted vertical line; a dashed line marks 0. ``shift`` moves the points sideways (a share of one
+    position) so two calls (e.g. valid and test) share an axis without hiding each other.
+    """
+    values = list(values)
+    if reference not in values:
+        raise ValueError(f"reference {reference!r} is not among values {values}")
+    unknown = [v for v in deltas["value"] if v not in values]
+    if unknown:
+        raise ValueError(f"deltas has value(s) {unknown} not among values {values}")
+    origin = pd.DataFrame({"value": [reference], "delta": [0.0], "ci_low": [0.0], "ci_high": [0.0]})
+    rows = pd.concat([deltas[["value", "delta", "ci_low", "ci_high"]], origin], ignore_index=True)
+    rows = rows.assign(position=[values.index(v) + shift for v in rows["value"]]).sort_values("position")
+    errors = [(rows["delta"] - rows["ci_low"]).fillna(0), (rows["ci_high"] - rows["delta"]).fillna(0)]
+    ax.errorbar(rows["position"], rows["delta"], yerr=errors, marker="o", capsize=3, color=color, label=label)
+    ax.plot([values.index(reference) + shift], [0.0], marker="s", color="black", ls="none")
+    ax.axhline(0.0, color="0.4", ls="--", lw=1)
+    if default is not None and default in values:
+        ax.axvline(values.index(default), color="0.5", ls=":", lw=1.5)
+    ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
+    ax.set_xlim(-0.5, len(values) - 0.5)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     return ax

@@ -22,6 +22,8 @@ from rfkit.data.dataset import Dataset
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.lab.plots import plot_metric_bars
+from rfkit.lab.parameters import PARAMETERS, panel, setting_summary
+from rfkit.lab.plots import plot_parameter_effect
 
 SHOWN_METRICS = ("valid_ndcg@20", "valid_recall@20", "test_ndcg@20", "test_recall@20")
 
@@ -202,4 +204,58 @@ def trajectory_explorer(projected, values=None, targets=None, value_label: str =
     explorer.slider.observe(lambda change: show(change["new"]), names="value")
     show(explorer.slider.value)
     explorer.children = [explorer.slider, explorer.chart]
+    return explorer
+
+
+class ParameterExplorer(widgets.VBox):
+    """What `parameter_explorer` returns: a parameter picker over its curves and its table.
+
+    ``parameter`` is the one on display and ``summary`` its `rfkit.lab.parameters.setting_summary`
+    (one row per value); ``chart`` (PNG image) and ``table`` (HTML) show them.
+    """
+
+    picker: widgets.Dropdown
+    chart: widgets.Image
+    table: widgets.HTML
+    parameter: str
+    summary: pd.DataFrame
+
+
+def parameter_explorer(effects: pd.DataFrame, valid_deltas: pd.DataFrame, test_deltas: pd.DataFrame,
+                       parameter: str | None = None) -> ParameterExplorer:
+    """Pick one of notebook 08's swept parameters and see its curves: valid and test NDCG@20 against
+    the kit's value (paired, 95% intervals), the final RF and contrastive losses, the generated
+    embeddings' cosine to their targets and the seconds per epoch, each against the value.
+
+    `effects` from `rfkit.lab.parameters.effects_table`, the deltas from `parameter_deltas`.
+    """
+    names = [p for p in PARAMETERS if p in set(effects["parameter"])]
+    explorer = ParameterExplorer()
+    explorer.picker = widgets.Dropdown(options=names, value=parameter or names[0], description="parameter")
+    explorer.chart, explorer.table = widgets.Image(format="png"), widgets.HTML()
+
+    def show(name: str) -> None:
+        values, kit, default = panel(effects, name)
+        explorer.parameter, explorer.summary = name, setting_summary(effects, test_deltas, name)
+        fig = Figure(figsize=(13, 3.2), layout="constrained")
+        axes = fig.subplots(1, 4)
+        for deltas, label, shift in ((valid_deltas, "valid", -0.08), (test_deltas, "test", 0.08)):
+            plot_parameter_effect(deltas[deltas["parameter"] == name], axes[0], values, kit, default, label=label,
+                                  shift=shift, title=f"{name}: Δ NDCG@20", ylabel="difference from the kit's value")
+        axes[0].legend()
+        means = explorer.summary.reindex(values)
+        for ax, columns, title in ((axes[1], ["rf_loss", "cl_loss"], "losses, last epoch"),
+                                   (axes[2], ["endpoint_cosine"], "generated vs target, cosine"),
+                                   (axes[3], ["seconds_per_epoch"], "seconds per epoch")):
+            for column in columns:
+                ax.plot(range(len(values)), means[column], marker="o", label=column)
+            ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
+            ax.set_title(title)
+        axes[1].legend()
+        explorer.chart.value = _png(fig)
+        explorer.table.value = explorer.summary.to_html(float_format="{:.4f}".format)
+
+    explorer.picker.observe(lambda change: show(change["new"]), names="value")
+    show(explorer.picker.value)
+    explorer.children = [explorer.picker, explorer.chart, explorer.table]
     return explorer
