@@ -7,18 +7,7 @@ import pytest
 from rfkit.lab.guidance import REFERENCE
 from rfkit.stats import paired_differences
 
-DIFFERENCE = ("delta", "ci_low", "ci_high")
-
-
-def same_differences(recorded: list[dict], recomputed: pd.DataFrame, keys: list[str]) -> None:
-    """Every recorded paired difference equals the one recomputed from the per-seed numbers."""
-    assert len(recorded) == len(recomputed)
-    expected = {tuple(row[k] for k in keys): row for _, row in recomputed.iterrows()}
-    for row in recorded:
-        again = expected[tuple(row[k] for k in keys)]
-        assert [row[c] for c in DIFFERENCE] == pytest.approx([again[c] for c in DIFFERENCE], abs=1e-12)
-        assert row["n_seeds"] == again["n_seeds"] and row["verdict"] == again["verdict"]
-
+from .common import same_differences
 
 def check(payload: dict[str, Any]) -> None:
     """The prior at inference is a no-op at user scale 0 and moves endpoints otherwise; time grows

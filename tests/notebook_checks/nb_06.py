@@ -2,22 +2,13 @@
 from typing import Any
 
 import pandas as pd
-import pytest
 
 from rfkit.stats import paired_differences
 
+from .common import same_differences
+
 BASELINE, TREATMENT = "backbone", "backbone + RF"
 DIFFERENCE = ("delta", "ci_low", "ci_high", "baseline_mean", "treatment_mean")
-
-
-def same_differences(recorded: list[dict], recomputed: pd.DataFrame, keys: list[str]) -> None:
-    """Every recorded paired difference equals the one recomputed from the per-seed numbers."""
-    assert len(recorded) == len(recomputed)
-    expected = {tuple(row[k] for k in keys): row for _, row in recomputed.iterrows()}
-    for row in recorded:
-        again = expected[tuple(row[k] for k in keys)]
-        assert [row[c] for c in DIFFERENCE] == pytest.approx([again[c] for c in DIFFERENCE], abs=1e-12)
-        assert row["n_seeds"] == again["n_seeds"] and row["verdict"] == again["verdict"]
 
 
 def check(payload: dict[str, Any]) -> None:
@@ -44,14 +35,15 @@ def check(payload: dict[str, Any]) -> None:
     assert set(real.bucket) == set(sweep.bucket) == buckets and set(sweep.informativeness) == set(values)
     assert real[metric].between(0, 1).all() and sweep[metric].between(0, 1).all()
     same_differences(r["real_deltas"], paired_differences(real, metric, BASELINE, [TREATMENT], by=["bucket"]),
-                     ["bucket"])
+                     ["bucket"], DIFFERENCE)
     same_differences(r["sweep_deltas"], paired_differences(sweep, metric, BASELINE, [TREATMENT],
                                                            by=["informativeness", "bucket"]),
-                     ["informativeness", "bucket"])
+                     ["informativeness", "bucket"], DIFFERENCE)
     wide = sweep.pivot_table(index=["informativeness", "bucket", "seed"], columns="variant", values=metric)
     gains = (wide[TREATMENT] - wide[BASELINE]).rename("gain").reset_index()
     same_differences(r["trend"], paired_differences(gains, "gain", min(values), by=["bucket"],
-                                                    variant="informativeness"), ["informativeness", "bucket"])
+                                                    variant="informativeness"), ["informativeness", "bucket"],
+                     DIFFERENCE)
     assert all(row["n_seeds"] == n_seeds for row in r["real_deltas"] + r["sweep_deltas"] + r["trend"])
 
     verdicts = {row["bucket"]: row["verdict"] for row in r["real_deltas"]}
