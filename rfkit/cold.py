@@ -72,7 +72,7 @@ def build_host(host: str, config: Mapping[str, Any], dataset: Dataset, seed: int
     if host == "multimodal":
         return MultimodalGCN(cfg, dataset)
     model = LightGCN(dataset.n_users, dataset.n_items, bipartite_adjacency(dataset.matrix("train")),
-                     cfg["embedding_dim"], cfg["n_layers"], cfg["reg_weight"], seed)
+                     cfg["embedding_dim"], cfg["n_layers"], cfg["reg_weight"], seed, cfg["device"])
     model.learning_rate = cfg["learning_rate"]
     return model
 
@@ -145,8 +145,8 @@ def cold_rows(parts: HostEmbeddings, dataset: Dataset, config: Mapping[str, Any]
         rows["zero"] = torch.zeros_like(rows["untrained"])
     flow = fit_mapper("flow", config, target, warm_conditions, generator_steps, seed)
 
-    def noise() -> torch.Generator:
-        return torch.Generator(parts.item_id.device).manual_seed(seed)
+    def noise() -> torch.Generator:  # on the CPU, so every device starts from the same noise
+        return torch.Generator().manual_seed(seed)
 
     rows["rf_1step"] = flow.generate(cold_conditions, 1, generator=noise())
     rows["rf"] = flow.generate(cold_conditions, generator=noise())
