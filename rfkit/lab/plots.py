@@ -326,6 +326,9 @@ def plot_paired_differences(differences: pd.DataFrame, ax: Axes, labels: Sequenc
     handles, names = ax.get_legend_handles_labels()
     unique = dict(zip(names, handles))
     ax.legend(unique.values(), unique.keys(), title="verdict", fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
 
 
 def plot_method_points(table: pd.DataFrame, ax: Axes, x: str, hue: str, value: str = "mean",
@@ -359,6 +362,9 @@ def plot_method_points(table: pd.DataFrame, ax: Axes, x: str, hue: str, value: s
     ax.set(xlabel="", ylabel=value)
     if legend:
         ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
 
 
 def plot_parameter_effect(deltas: pd.DataFrame, ax: Axes, values: Sequence, reference, default=None,
