@@ -173,3 +173,27 @@ def test_plot_paired_differences_draws_each_row_with_its_interval(ax):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["better", "within noise", "one seed"]
     with pytest.raises(ValueError, match="lacks column"):
         plot_paired_differences(rows.drop(columns="ci_low"), ax)
+
+
+def test_every_plot_helper_that_promises_axes_returns_them():
+    """A plot helper annotated `-> Axes` ends by returning its axes (a merge once dropped two)."""
+    import ast
+    import inspect
+
+    import rfkit.lab.plots as plots
+    tree = ast.parse(inspect.getsource(plots))
+    missing = [f.name for f in tree.body if isinstance(f, ast.FunctionDef) and isinstance(f.returns, ast.Name)
+               and f.returns.id == "Axes" and not isinstance(f.body[-1], ast.Return)]
+    assert not missing, f"no final `return ax` in {missing}"
+
+
+def test_plot_method_points_draws_every_hue_with_its_title(ax):
+    import pandas as pd
+
+    from rfkit.lab.plots import plot_method_points
+    table = pd.DataFrame({"setting": ["a", "a", "b", "b"], "method": ["rf", "regression"] * 2,
+                          "mean": [0.2, 0.3, 0.25, 0.35], "ci_low": [0.1, 0.2, 0.2, 0.3],
+                          "ci_high": [0.3, 0.4, 0.3, 0.4]})
+    assert plot_method_points(table, ax, x="setting", hue="method", title="cold") is ax
+    assert ax.get_title() == "cold" and len(ax.containers) == 2
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
