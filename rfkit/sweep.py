@@ -25,9 +25,10 @@ def rescored(ratios: Sequence[float] | None, model: MultimodalGCN, result: Train
              dataset: Dataset) -> list[dict[str, Any]]:
     """A run's summary, once per inference mix ratio (rescored without retraining), or once at
     the configured ratio when `ratios` is None."""
-    common = {k: v for k, v in run_summary(model, result).items() if not k.startswith(("valid_", "test_"))}
+    summary = run_summary(model, result)
     if ratios is None:
-        return [run_summary(model, result)]
+        return [summary]
+    common = {k: v for k, v in summary.items() if not k.startswith(("valid_", "test_"))}
     return [{**common, "rf_inference_mix_ratio": ratio, **row}
             for ratio, row in zip(ratios, _rescore(model, dataset, ratios))]
 
