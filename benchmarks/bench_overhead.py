@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,27 +36,16 @@ import pandas as pd
 import torch
 
 from rfkit import config
+from rfkit.cost import ACCURACY_TOLERANCE, knob_variants, time_epochs, timing_table
 from rfkit.data import Dataset, load
 from rfkit.hardware import cpu_model, native_bf16
-from rfkit.models import MultimodalGCN
 from rfkit.runner import records, train_many
 from rfkit.stats import describe, paired_differences
-from rfkit.train import train
 
 OUTPUT = Path(__file__).parent / "results" / "overhead.json"
 BATCH_SIZE = 2048  # rfkit.train.train's default, the batch of `python -m rfkit train`
 METRIC = "test_ndcg@20"
-TARGET_LOW = -0.005  # the lower end of recommended - literal must stay above this
-# Each knob alone on top of the spec-literal config (README, "Cost knobs").
-KNOBS = {
-    "RF step every 2 batches": {"rf_step_every": 2},
-    "refresh every 4 batches": {"rf_refresh_every": 4},
-    "2 ODE steps in training": {"rf_train_sampling_steps": 2},
-    "RF step on 1024 rows": {"rf_max_train_rows": 1024},
-    "contrast on 256 rows": {"rf_max_contrast_rows": 256},
-}
-PARTS = {"host_encode": "host encoders", "rf_step": "RF step", "rf_generate": "RF generate",
-         "rf_mix": "RF mix"}
+TARGET_LOW = -ACCURACY_TOLERANCE  # the lower end of recommended - literal must stay above this
 
 
 def machine() -> dict[str, Any]:
@@ -70,52 +58,13 @@ def timing_variants() -> dict[str, dict[str, Any]]:
     """Name -> MultimodalGCN config of every timed variant (bf16 only where it is native)."""
     literal = config.load("multimodal")  # the host's keys + the spec's example (rf_default)
     host = {k: v for k, v in literal.items() if not k.startswith("rf_")}
-    variants = {"backbone": {**host, "use_rf": False}, "spec-literal (rf_default)": literal,
-                "documented defaults": host,
-                **{f"knob: {name}": {**literal, **knob} for name, knob in KNOBS.items()}}
+    knobs = knob_variants(literal)
+    variants = {"backbone": {**host, "use_rf": False}, "spec-literal (rf_default)": knobs.pop("spec-literal"),
+                "documented defaults": host, **knobs}
     if native_bf16():
         variants["knob: bf16 autocast"] = {**literal, "rf_bf16": True}
     variants["recommended"] = config.load("recommended")
     return variants
-
-
-def time_epochs(settings: Mapping[str, Any], dataset: Dataset, epochs: int, seed: int,
-                batch_size: int = BATCH_SIZE) -> dict[str, float]:
-    """Mean per-epoch seconds of `epochs` training epochs after one untimed epoch, by part.
-
-    RF warmup is switched off (an epoch after warmup does this work). One ``train`` call per
-    epoch, so the model's cumulative ``timings`` can be read between epochs.
-    """
-    rf = bool(settings.get("use_rf", False))
-    model = MultimodalGCN({**settings, "seed": seed, **({"rf_warmup_epochs": 0} if rf else {})}, dataset)
-    totals = dict.fromkeys(["seconds", *PARTS, "generate_calls"], 0.0)
-    for epoch in range(epochs + 1):
-        before = {**model.timings, "generate_calls": model.rf_cache.generate_calls if rf else 0}
-        seconds = float(train(model, dataset, epochs=1, batch_size=batch_size, seed=seed + epoch,
-                              progress=False).history["seconds"].iloc[0])
-        if epoch == 0:
-            continue  # first epoch: lazy construction, allocator and caches warm up
-        totals["seconds"] += seconds
-        for part in PARTS:
-            totals[part] += model.timings[part] - before[part]
-        totals["generate_calls"] += (model.rf_cache.generate_calls if rf else 0) - before["generate_calls"]
-    per_epoch = {key: value / epochs for key, value in totals.items()}
-    per_epoch["rest"] = per_epoch["seconds"] - sum(per_epoch[part] for part in PARTS)
-    return per_epoch
-
-
-def timing_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Per variant: s/epoch, overhead over the backbone, RF share, and the epoch's profile in seconds."""
-    table = pd.DataFrame(rows).groupby("variant", sort=False).mean(numeric_only=True).drop(columns="seed")
-    rf = table[["rf_step", "rf_generate", "rf_mix"]].sum(axis=1)
-    out = pd.DataFrame({"s/epoch": table["seconds"],
-                        "overhead": table["seconds"] / table.loc["backbone", "seconds"] - 1,
-                        "RF share": rf / table["seconds"]})
-    for part, label in PARTS.items():
-        out[label] = table[part]
-    out["rest (BPR, backward, Adam, batches)"] = table["rest"]
-    out["generations/epoch"] = table["generate_calls"]
-    return out
 
 
 def run_timing(dataset: Dataset, epochs: int, seeds: int, batch_size: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import rfkit.generator.generator as generator_module
-from rfkit import GenerationCache, RFEmbeddingGenerator, config, hardware
+from rfkit import GenerationCache, RFEmbeddingGenerator, config, cost, hardware
 from rfkit.generator import Every
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
@@ -254,18 +254,32 @@ def bench():
     return module
 
 
-def test_bench_times_an_epoch_by_part(bench, tiny):
+def test_time_epochs_profiles_an_epoch_by_part(tiny):
     batches = math.ceil(len(tiny.train) / 512)
-    timed = bench.time_epochs(SMALL_RF | {"rf_refresh_every": 2, "rf_warmup_epochs": 5}, tiny, epochs=2, seed=0,
+    timed = cost.time_epochs(SMALL_RF | {"rf_refresh_every": 2, "rf_warmup_epochs": 5}, tiny, epochs=2, seed=0,
                               batch_size=512)
     # Warmup is off, so every epoch generates; the rhythm runs on across epochs: one refresh per 2 batches.
     assert timed["generate_calls"] == batches / 2
-    parts = [timed[p] for p in bench.PARTS]
+    parts = [timed[p] for p in cost.PARTS]
     assert all(p > 0 for p in parts) and timed["rest"] > 0
     assert sum(parts) + timed["rest"] == pytest.approx(timed["seconds"])
-    table = bench.timing_table([{"variant": "backbone", "seed": 0, **timed, "seconds": timed["seconds"] / 2},
+    table = cost.timing_table([{"variant": "backbone", "seed": 0, **timed, "seconds": timed["seconds"] / 2},
                                 {"variant": "rf", "seed": 0, **timed}])
     assert table.loc["backbone", "overhead"] == 0.0 and table.loc["rf", "overhead"] == pytest.approx(1.0)
+
+
+def test_knob_variants_change_one_key_each_on_the_literal_config():
+    literal = config.load("multimodal")
+    variants = cost.knob_variants(literal)
+    assert variants["spec-literal"] == literal and len(variants) == len(cost.KNOBS) + 1
+    for name, knob in cost.KNOBS.items():
+        changed = {k for k in variants[f"knob: {name}"].keys() | literal.keys()
+                   if variants[f"knob: {name}"].get(k) != literal.get(k)}
+        assert changed == set(knob)
+    with pytest.raises(ValueError, match="literal must be an RF config"):
+        cost.knob_variants({**literal, "use_rf": False})
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        cost.time_epochs(literal, None, 0, seed=0, batch_size=512)
 
 
 def test_bench_saves_sections_side_by_side(bench, tmp_path):

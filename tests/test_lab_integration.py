@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from rfkit.config import load
-from rfkit.lab.integration import (TEST_METRICS, config_chain_text, integration_conclusions, paired_by_metric,
-                                   rf_verdict_sentence)
+from rfkit.lab.integration import (TEST_METRICS, config_chain_text, integration_conclusions, knob_sentences,
+                                   knob_table, paired_by_metric, rf_verdict_sentence)
 
 BACKBONE = [0.150, 0.160, 0.155]
 WARMUP = {"epochs": 2, "prefix_max_diff": 0.0, "after_max_diff": 0.03}
@@ -41,7 +41,7 @@ def test_headline_verdict_follows_the_paired_interval(shifts, verdict, words):
     assert conclusions[2].startswith("RF minus backbone, test_ndcg@20: ") and conclusions[2].endswith(words)
     beyond = verdict != "within noise"
     assert head["n_beyond_noise"] == (4 if beyond else 0) and head["n_comparisons"] == 4
-    assert f"{head['n_beyond_noise']} of 4 test metrics differ beyond noise" in conclusions[3]
+    assert f"{head['n_beyond_noise']} of 4 paired comparisons on test metrics differ beyond noise" in conclusions[3]
     assert "about 0.2 would by chance" in conclusions[3]
     assert [row["metric"] for row in record["differences"]] == list(TEST_METRICS)
 
@@ -49,7 +49,7 @@ def test_headline_verdict_follows_the_paired_interval(shifts, verdict, words):
 def test_other_conclusions_state_the_checks():
     conclusions, record = conclude([0.01, 0.011, 0.009])
     assert "reached the generator (yes)" in conclusions[0]
-    assert "During the 2-epoch warmup the RF model trains exactly like the backbone" in conclusions[1]
+    assert "During the 2-epoch warmup the generator models train exactly like the backbone" in conclusions[1]
     assert conclusions[4].startswith("2 of 3 RF runs were selected")
     assert "+100% over the host's own work (+140% in the epochs after warmup" in conclusions[5]
     assert conclusions[5].endswith("NOT met with this light backbone.") and not record["overhead"]["within_spec_claim"]
@@ -76,7 +76,7 @@ def test_paired_by_metric_names_bad_input():
         paired_by_metric(runs, ["test_mrr"], "backbone")
     with pytest.raises(ValueError, match="baseline 'base'"):
         paired_by_metric(runs, ["test_ndcg@20"], "base")
-    with pytest.raises(ValueError, match="headline metric 'valid_ndcg@20'"):
+    with pytest.raises(ValueError, match="no RF row for headline metric 'valid_ndcg@20'"):
         integration_conclusions(paired_by_metric(runs, TEST_METRICS, "backbone"), runs, True, WARMUP, OVERHEAD,
                                 headline="valid_ndcg@20")
 
@@ -88,3 +88,53 @@ def test_config_chain_text_shows_what_load_merges():
     assert all(f"{key}:" in text for key in merged)
     with pytest.raises(ValueError, match="packaged config"):
         config_chain_text("no_such_config")
+
+
+def with_regression(rf_minus_regression: list[float]) -> pd.DataFrame:
+    """Backbone, RF (backbone + 0.01) and regression (RF minus the given shifts), three seeds."""
+    runs = runs_with([0.010, 0.011, 0.009])
+    regression = runs[runs["variant"] == "RF"].assign(variant="regression", mixed_at_best=True)
+    for metric in TEST_METRICS:
+        regression[metric] = regression[metric].to_numpy() - rf_minus_regression
+    return pd.concat([runs, regression], ignore_index=True)
+
+
+@pytest.mark.parametrize("shifts, words", [
+    ([0.005, 0.006, 0.004], "the flow beats the point estimate beyond noise."),
+    ([-0.005, -0.006, -0.004], "the point estimate beats the flow beyond noise."),
+    ([0.005, -0.006, 0.001], "the flow adds nothing measurable over a point estimate here."),
+])
+def test_regression_rows_add_a_sentence_and_count_as_comparisons(shifts, words):
+    runs = with_regression(shifts)
+    differences = paired_by_metric(runs, TEST_METRICS, "backbone")
+    versus = paired_by_metric(runs[runs["variant"] != "backbone"], TEST_METRICS, "regression")
+    conclusions, record = integration_conclusions(differences, runs, True, WARMUP, OVERHEAD, versus)
+    assert conclusions[2].startswith("RF minus backbone") and record["verdict"]["delta"] == pytest.approx(0.01)
+    assert conclusions[3].startswith("Regression (a deterministic MLP") and conclusions[3].endswith(words)
+    assert f"RF minus regression: {sum(shifts) / 3:+.4f}" in conclusions[3]
+    assert record["verdict"]["n_comparisons"] == 12 and "of 12 paired comparisons" in conclusions[4]
+    assert conclusions[5].startswith("2 of 3 RF runs")  # regression runs are not RF runs
+    assert [row["variant"] for row in record["flow_vs_regression"]] == ["RF"] * 4
+    with pytest.raises(ValueError, match="pass flow_vs_regression"):
+        integration_conclusions(differences, runs, True, WARMUP, OVERHEAD)
+
+
+def test_knob_table_pairs_each_variant_with_the_literal_one():
+    literal = [0.170, 0.168, 0.172]
+    shifts = {"backbone": [0.02, 0.021, 0.019], "cheap": [0.002, -0.001, 0.001], "cheapest": [-0.02, -0.021, -0.019],
+              "spec-literal": [0.0, 0.0, 0.0]}
+    runs = pd.DataFrame([{"variant": name, "seed": seed, "test_ndcg@20": base + shift[seed]}
+                         for name, shift in shifts.items() for seed, base in enumerate(literal)])
+    timings = pd.DataFrame({"s/epoch": [1.0, 1.3, 1.1, 3.0], "overhead": [0.0, 0.3, 0.1, 2.0]},
+                           index=["backbone", "cheap", "cheapest", "spec-literal"])
+    table = knob_table(runs, timings)
+    assert list(table.index) == ["backbone", "cheapest", "cheap", "spec-literal"]  # by s/epoch
+    assert table.loc["cheap", "delta"] == pytest.approx(0.002 / 3)
+    assert table.loc["spec-literal", ["delta", "ci_low", "ci_high"]].tolist() == [0.0, 0.0, 0.0]
+    assert table["keeps_accuracy"].to_dict() == {"backbone": True, "cheapest": False, "cheap": True,
+                                                 "spec-literal": True}
+    sentences = knob_sentences(table)
+    assert "  cheapest: +10% over the backbone" in sentences[2] and "does NOT keep accuracy" in sentences[2]
+    assert sentences[-1] == "  => the cheapest RF integration that keeps the literal accuracy: cheap (1.30 s/epoch, +30%)."
+    with pytest.raises(ValueError, match="literal 'spec-literal' must be both trained"):
+        knob_table(runs[runs["variant"] != "spec-literal"], timings)

@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from rfkit.config import BASE_KEY, available
+from rfkit.cost import ACCURACY_TOLERANCE
 from rfkit.stats import chance_exceedances, describe, paired_differences
 
 HEADLINE = "test_ndcg@20"
@@ -65,31 +66,50 @@ def rf_verdict_sentence(row: Mapping[str, Any] | pd.Series, metric: str = HEADLI
             f"({row['treatment_mean']:.4f} vs {row['baseline_mean']:.4f}): {meaning[row['verdict']]}")
 
 
+def regression_sentence(versus_backbone: Mapping[str, Any] | pd.Series,
+                        flow_minus_regression: Mapping[str, Any] | pd.Series, metric: str = HEADLINE) -> str:
+    """What the regression baseline says: regression minus backbone, and RF minus regression (the
+    part of RF's effect that needs a *flow* rather than a point estimate)."""
+    meaning = {"better": "the flow beats the point estimate beyond noise.",
+               "worse": "the point estimate beats the flow beyond noise.",
+               "within noise": "the flow adds nothing measurable over a point estimate here.",
+               "one seed": "one seed only: no verdict."}
+    return (f"Regression (a deterministic MLP of the velocity net's size, rf_generator: regression) minus "
+            f"backbone, {metric}: {describe(versus_backbone)}; RF minus regression: "
+            f"{describe(flow_minus_regression)}: {meaning[flow_minus_regression['verdict']]}")
+
+
 def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, config_matches_generator: bool,
                             warmup: Mapping[str, Any], overhead: Mapping[str, Any],
+                            flow_vs_regression: pd.DataFrame | None = None,
                             headline: str = HEADLINE) -> tuple[list[str], dict[str, Any]]:
     """Notebook 01's conclusions and the record behind them.
 
-    `differences`: `paired_by_metric(runs, metrics, "backbone")` with `headline` among the metrics.
-    `runs`: one row per (variant, seed) with ``mixed_at_best``. `warmup`: ``epochs``,
-    ``prefix_max_diff`` (None without warmup epochs) and ``after_max_diff``. `overhead`:
-    ``share``, ``overhead`` and ``epoch_time_ratio`` of `rfkit.lab.histories.rf_time_share`, and
-    ``mixed_overhead`` (the epochs after warmup; None if none). Returns the sentences and a dict
-    with ``verdict`` (the headline row and counts), ``differences`` (the rows) and ``overhead``
-    (with ``within_spec_claim``: overhead <= 20%).
+    `differences`: `paired_by_metric(runs, metrics, "backbone")` with `headline` among the metrics,
+    rows for variant "RF" and, optionally, "regression". `flow_vs_regression`: the same for RF
+    against baseline "regression" (needed when `differences` has regression rows). `runs`: one
+    row per (variant, seed) with ``mixed_at_best``. `warmup`: ``epochs``, ``prefix_max_diff``
+    (None without warmup epochs) and ``after_max_diff``. `overhead`: ``share``, ``overhead`` and
+    ``epoch_time_ratio`` of `rfkit.lab.histories.rf_time_share`, and ``mixed_overhead`` (the
+    epochs after warmup; None if none). Returns the sentences and a dict with ``verdict`` (the
+    RF headline row and the counts over every comparison), ``differences`` (all rows) and
+    ``overhead`` (with ``within_spec_claim``: overhead <= 20%).
     """
-    rows = differences.set_index("metric")
-    if headline not in rows.index:
-        raise ValueError(f"differences has no row for headline metric {headline!r}")
-    head = rows.loc[headline]
-    n_beyond, n_compared = int(differences["beyond_noise"].sum()), len(differences)
-    rf_runs = runs[runs["variant"] != "backbone"]
+    rf_rows = differences[differences["variant"] == "RF"].set_index("metric")
+    if headline not in rf_rows.index:
+        raise ValueError(f"differences has no RF row for headline metric {headline!r}")
+    with_regression = "regression" in set(differences["variant"])
+    if with_regression and flow_vs_regression is None:
+        raise ValueError("differences has regression rows: pass flow_vs_regression (RF minus regression)")
+    compared = pd.concat([differences, flow_vs_regression]) if with_regression else differences
+    n_beyond, n_compared = int(compared["beyond_noise"].sum()), len(compared)
+    rf_runs = runs[runs["variant"] == "RF"]
     mixed = int(rf_runs["mixed_at_best"].sum())
     prefix, within_spec = warmup["prefix_max_diff"], overhead["overhead"] <= 0.2
     if prefix is None:
         warmup_sentence = "There is no warmup here, so no epoch where RF must train exactly like the backbone."
     else:
-        warmup_sentence = (f"During the {warmup['epochs']}-epoch warmup the RF model trains "
+        warmup_sentence = (f"During the {warmup['epochs']}-epoch warmup the generator models train "
                            f"{'exactly' if prefix == 0 else 'NOT exactly'} like the backbone (max |difference| of "
                            f"loss and metrics = {prefix}); afterwards they differ "
                            f"(max {warmup['after_max_diff']:.4f}).")
@@ -98,9 +118,12 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
         f"The three steps work from YAML alone: every rf_* value reached the generator "
         f"({'yes' if config_matches_generator else 'NO'}), and use_rf: false gives the plain backbone.",
         warmup_sentence,
-        rf_verdict_sentence(head, headline),
-        f"{n_beyond} of {n_compared} test metrics differ beyond noise; with no real effect about "
-        f"{chance_exceedances(n_compared):.1f} would by chance (and these metrics move together).",
+        rf_verdict_sentence(rf_rows.loc[headline], headline),
+        *([regression_sentence(differences[differences["variant"] == "regression"].set_index("metric").loc[headline],
+                               flow_vs_regression.set_index("metric").loc[headline], headline)]
+          if with_regression else []),
+        f"{n_beyond} of {n_compared} paired comparisons on test metrics differ beyond noise; with no real "
+        f"effect about {chance_exceedances(n_compared):.1f} would by chance (and these metrics move together).",
         f"{mixed} of {len(rf_runs)} RF runs were selected (best validation epoch) after the warmup, i.e. "
         f"actually mixed RF embeddings into their scores.",
         f"RF took {overhead['share']:.0%} of the RF runs' training time: an overhead of {overhead['overhead']:+.0%} "
@@ -109,9 +132,49 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
         + f"; cross-check, epoch time vs. backbone runs: {overhead['epoch_time_ratio']:+.0%}. The spec's 10-20% is "
         + ("met." if within_spec else "NOT met with this light backbone."),
     ]
-    verdict = {**difference_rows(differences[differences["metric"] == headline])[0],
+    verdict = {**difference_rows(rf_rows.loc[[headline]].reset_index())[0],
                "rf_runs_mixed_at_best": mixed, "n_beyond_noise": n_beyond, "n_comparisons": n_compared,
                "chance_exceedances": chance_exceedances(n_compared)}
-    record = {"verdict": verdict, "differences": difference_rows(differences),
+    record = {"verdict": verdict, "differences": difference_rows(differences, ["variant", *DIFFERENCE_COLUMNS]),
               "overhead": {**overhead, "within_spec_claim": within_spec}}
+    if with_regression:
+        record["flow_vs_regression"] = difference_rows(flow_vs_regression, ["variant", *DIFFERENCE_COLUMNS])
     return conclusions, record
+
+
+def knob_table(runs: pd.DataFrame, timings: pd.DataFrame, literal: str = "spec-literal",
+               metric: str = HEADLINE, tolerance: float = ACCURACY_TOLERANCE) -> pd.DataFrame:
+    """Time against accuracy, one row per variant that was both trained and timed.
+
+    `runs`: one row per (variant, seed) with `metric`; `timings`: `rfkit.cost.timing_table`
+    (index: variant; ``s/epoch``, ``overhead``). Columns: s/epoch, overhead, the mean of `metric`,
+    and variant minus `literal` paired by seed (delta, ci_low, ci_high, verdict), with
+    ``keeps_accuracy``: the interval's lower end is above -`tolerance`. Rows by s/epoch.
+    """
+    shared = [v for v in timings.index if v in set(runs["variant"])]
+    if literal not in shared:
+        raise ValueError(f"literal {literal!r} must be both trained (runs) and timed (timings)")
+    versus = paired_differences(runs[runs["variant"].isin(shared)], metric, literal).set_index("variant")
+    table = timings.loc[shared, ["s/epoch", "overhead"]].join(runs.groupby("variant")[metric].mean())
+    table = table.join(versus[["delta", "ci_low", "ci_high", "verdict"]])
+    table.loc[literal, ["delta", "ci_low", "ci_high", "verdict"]] = [0.0, 0.0, 0.0, "reference"]  # itself, exactly
+    table["keeps_accuracy"] = (table["ci_low"] > -tolerance) | (table.index == literal)
+    return table.rename_axis("variant").sort_values("s/epoch")
+
+
+def knob_sentences(table: pd.DataFrame, literal: str = "spec-literal", backbone: str = "backbone",
+                   metric: str = HEADLINE, tolerance: float = ACCURACY_TOLERANCE) -> list[str]:
+    """What `knob_table` says: each variant's time and accuracy against the literal integration,
+    and the cheapest RF variant (not `backbone`) that keeps the accuracy."""
+    reference = table.loc[literal]
+    sentences = [f"Cost knobs against the spec-literal integration ({reference['overhead']:+.0%} over the backbone, "
+                 f"{metric} {reference[metric]:.4f}); 'keeps accuracy' = the paired 95% interval's lower end is above "
+                 f"-{tolerance}:"]
+    for name, row in table.drop(index=literal).iterrows():
+        sentences.append(f"  {name}: {row['overhead']:+.0%} over the backbone, {metric} minus literal "
+                         f"{describe(row)}: {'keeps' if row['keeps_accuracy'] else 'does NOT keep'} accuracy.")
+    keeping = table[table["keeps_accuracy"] & (table.index != backbone)]
+    cheapest = keeping.index[0]
+    sentences.append(f"  => the cheapest RF integration that keeps the literal accuracy: {cheapest} "
+                     f"({keeping.loc[cheapest, 's/epoch']:.2f} s/epoch, {keeping.loc[cheapest, 'overhead']:+.0%}).")
+    return sentences

@@ -398,3 +398,27 @@ def plot_parameter_effect(deltas: pd.DataFrame, ax: Axes, values: Sequence, refe
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_cost_accuracy(table: pd.DataFrame, ax: Axes, metric: str, tolerance: float,
+                       title: str | None = None) -> Axes:
+    """Time against accuracy (`rfkit.lab.integration.knob_table`): one point per variant at its
+    overhead over the backbone (x, %) and its paired difference from the literal integration (y)
+    with the 95% interval; green where the lower end stays above -`tolerance` (dotted line)."""
+    missing = {"overhead", "delta", "ci_low", "ci_high", "keeps_accuracy"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks column(s) {sorted(missing)}")
+    for name, row in table.iterrows():
+        low, high = row["ci_low"], row["ci_high"]
+        errors = [[0.0], [0.0]] if pd.isna(low) else [[row["delta"] - low], [high - row["delta"]]]
+        ax.errorbar([100 * row["overhead"]], [row["delta"]], yerr=errors, fmt="o", capsize=4,
+                    color="tab:green" if row["keeps_accuracy"] else "tab:red")
+        ax.annotate(str(name).removeprefix("knob: "), (100 * row["overhead"], row["delta"]), fontsize=8,
+                    xytext=(5, 4), textcoords="offset points")
+    ax.axhline(0.0, color="0.4", ls="--", lw=1)
+    ax.axhline(-tolerance, color="0.4", ls=":", lw=1)
+    ax.set(xlabel="training time per epoch over the backbone (%)",
+           ylabel=f"{metric}: variant minus spec-literal (95% interval)")
+    if title:
+        ax.set_title(title)
+    return ax

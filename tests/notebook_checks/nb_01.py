@@ -5,39 +5,65 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from rfkit.cost import ACCURACY_TOLERANCE, KNOBS
 from rfkit.stats import chance_exceedances, paired_differences
 
 TEST_METRICS = ("test_recall@10", "test_recall@20", "test_ndcg@10", "test_ndcg@20")
 
 
-def check_differences(runs: list[dict[str, Any]], recorded: list[dict[str, Any]], verdict: dict[str, Any]) -> None:
-    """The recorded RF-minus-backbone rows are the paired differences of the recorded runs."""
+GENERATORS = ("RF", "regression")
+
+
+def check_differences(runs: list[dict[str, Any]], recorded: list[dict[str, Any]], baseline: str) -> None:
+    """Each recorded row (one per treatment and test metric) is the paired difference of the recorded runs."""
     table = pd.DataFrame(runs)
-    assert [row["metric"] for row in recorded] == list(TEST_METRICS)
+    assert [row["metric"] for row in recorded] == list(TEST_METRICS) * (len(recorded) // len(TEST_METRICS))
     for row in recorded:
-        expected = paired_differences(table, row["metric"], "backbone", ["RF"]).iloc[0]
+        treatment = row["variant"]
+        expected = paired_differences(table, row["metric"], baseline, [treatment]).iloc[0]
         by_seed = table.pivot(index="seed", columns="variant", values=row["metric"])
-        assert row["delta"] == pytest.approx((by_seed["RF"] - by_seed["backbone"]).mean(), abs=1e-12)
+        assert row["delta"] == pytest.approx((by_seed[treatment] - by_seed[baseline]).mean(), abs=1e-12)
         for key in ("delta", "ci_low", "ci_high", "baseline_mean", "treatment_mean"):
             assert row[key] == pytest.approx(expected[key], abs=1e-12)
         assert row["n_seeds"] == expected["n_seeds"] == len(by_seed) and row["verdict"] == expected["verdict"]
         assert row["ci_low"] <= row["delta"] <= row["ci_high"]
         assert (row["verdict"] in ("better", "worse")) == (row["ci_low"] > 0 or row["ci_high"] < 0)
-    headline = next(row for row in recorded if row["metric"] == "test_ndcg@20")
-    assert {k: verdict[k] for k in headline} == headline
-    assert verdict["n_beyond_noise"] == sum(row["verdict"] in ("better", "worse") for row in recorded)
-    assert verdict["n_comparisons"] == len(recorded)
-    assert verdict["chance_exceedances"] == pytest.approx(chance_exceedances(len(recorded)))
+
+
+def check_knobs(r: dict[str, Any], config_name: str, seeds: list[int]) -> None:
+    """The knob table pairs every variant with the spec-literal runs by seed; 'keeps accuracy' is the
+    interval rule; the overhead is s/epoch over the backbone's; the conclusions name the cheapest keeper."""
+    knob_runs = pd.DataFrame(r["knob_runs"])
+    assert set(knob_runs["variant"]) == {"spec-literal", *(f"knob: {k}" for k in KNOBS)}
+    assert all(sorted(group) == seeds for _, group in knob_runs.groupby("variant")["seed"])
+    main = pd.DataFrame(r["runs"])
+    runs = pd.concat([main[main["variant"] != "regression"].replace({"variant": {"RF": config_name}}), knob_runs])
+    table = pd.DataFrame(r["knobs"]).set_index("variant")
+    assert set(table.index) == set(runs["variant"])
+    assert list(table["s/epoch"]) == sorted(table["s/epoch"])
+    for name, row in table.iterrows():
+        assert row["overhead"] == pytest.approx(row["s/epoch"] / table.loc["backbone", "s/epoch"] - 1)
+        assert row["test_ndcg@20"] == pytest.approx(runs.loc[runs["variant"] == name, "test_ndcg@20"].mean())
+        if name == "spec-literal":
+            assert row["delta"] == 0.0 and row["keeps_accuracy"]
+            continue
+        expected = paired_differences(runs, "test_ndcg@20", "spec-literal", [name]).iloc[0]
+        assert [row[k] for k in ("delta", "ci_low", "ci_high")] == pytest.approx(
+            [expected[k] for k in ("delta", "ci_low", "ci_high")], abs=1e-12)
+        assert row["keeps_accuracy"] == (expected["ci_low"] > -ACCURACY_TOLERANCE)
+    keepers = table[table["keeps_accuracy"] & (table.index != "backbone")]
+    assert r["conclusions"][-1].startswith(f"  => the cheapest RF integration that keeps the literal accuracy: "
+                                           f"{keepers.index[0]} (")
 
 
 def check(payload: dict[str, Any]) -> None:
     """Per-variant means/stds are those of the recorded runs; the paired verdicts and the overhead
-    follow from them; the backbone spends no time in RF; during warmup RF trains exactly like the
-    backbone."""
+    follow from them; the backbone spends no time in a generator; during warmup both generator
+    models train exactly like the backbone; the knob table follows from its runs."""
     r, p = payload["results"], payload["parameters"]
     runs, seeds = r["runs"], p["SEEDS"]
     assert r["config_matches_generator"]
-    by_variant = {v: [row for row in runs if row["variant"] == v] for v in ("backbone", "RF")}
+    by_variant = {v: [row for row in runs if row["variant"] == v] for v in ("backbone", *GENERATORS)}
     assert set(r["per_variant"]) == set(by_variant)
     for variant, rows in by_variant.items():
         assert sorted(row["seed"] for row in rows) == seeds and len(seeds) >= 2
@@ -51,11 +77,20 @@ def check(payload: dict[str, Any]) -> None:
             assert all(row[f"{split}_recall@20"] >= row[f"{split}_recall@10"] for row in rows)
             assert set(stats) >= {f"{split}_{m}@{k}" for m in ("recall", "ndcg") for k in (10, 20)}
         assert all(row["best_epoch"] < row["epochs_run"] <= p["TRAINING"]["epochs"] for row in rows)
-        assert all(row["mixed_at_best"] == (variant == "RF" and row["best_epoch"] >= r["warmup_epochs"])
+        assert all(row["mixed_at_best"] == (variant in GENERATORS and row["best_epoch"] >= r["warmup_epochs"])
                    for row in rows)
     assert all(row["rf_seconds"] == 0.0 for row in by_variant["backbone"])
-    assert all(0.0 < row["rf_seconds"] < row["train_seconds"] for row in by_variant["RF"])
-    check_differences(runs, r["differences"], r["verdict"])
+    assert all(0.0 < row["rf_seconds"] < row["train_seconds"] for v in GENERATORS for row in by_variant[v])
+    assert [row["variant"] for row in r["differences"]] == [v for v in GENERATORS for _ in TEST_METRICS]
+    check_differences(runs, r["differences"], "backbone")
+    assert [row["variant"] for row in r["flow_vs_regression"]] == ["RF"] * len(TEST_METRICS)
+    check_differences([row for row in runs if row["variant"] != "backbone"], r["flow_vs_regression"], "regression")
+    compared = r["differences"] + r["flow_vs_regression"]
+    headline = next(row for row in r["differences"] if row["metric"] == "test_ndcg@20" and row["variant"] == "RF")
+    assert {k: r["verdict"][k] for k in headline if k != "variant"} == {k: v for k, v in headline.items() if k != "variant"}
+    assert r["verdict"]["n_beyond_noise"] == sum(row["verdict"] in ("better", "worse") for row in compared)
+    assert r["verdict"]["n_comparisons"] == len(compared) == 12
+    assert r["verdict"]["chance_exceedances"] == pytest.approx(chance_exceedances(len(compared)))
     assert r["verdict"]["rf_runs_mixed_at_best"] == sum(row["mixed_at_best"] for row in by_variant["RF"])
     o = r["overhead"]
     rf_seconds = sum(row["rf_seconds"] for row in by_variant["RF"])
@@ -65,4 +100,5 @@ def check(payload: dict[str, Any]) -> None:
     # The warmup identity: bit-identical losses and metrics before the warmup ends, not after.
     assert r["warmup_epochs"] >= 1 and r["warmup_prefix_seed_epochs"] == len(seeds) * r["warmup_epochs"]
     assert r["warmup_prefix_max_diff"] == 0.0 < r["after_warmup_max_diff"]
-    assert len(payload["figures"]) >= 4
+    check_knobs(r, p["CONFIG"], seeds)
+    assert len(payload["figures"]) >= 5
