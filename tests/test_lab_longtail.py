@@ -93,14 +93,34 @@ def test_the_gain_peak_is_where_the_mean_gain_is_largest():
         sweep_conclusions(deltas[deltas.bucket == "tail"], trend, "recall@20")
 
 
-def test_conclusions_end_with_the_chance_count():
+def versus_regression(gains, informativeness=None):
+    """RF minus regression rows: `runs` with the regression baseline in the backbone's place."""
+    return runs(gains, informativeness).replace({"variant": {"backbone": "backbone + regression"}})
+
+
+def test_conclusions_compare_rf_with_regression_and_end_with_the_chance_count():
     real = runs({"head": neg(CONSISTENT), "mid": CONSISTENT, "tail": MIXED, ALL: MIXED})
     table = sweep({s: {"head": MIXED, "mid": MIXED, "tail": MIXED, ALL: MIXED} for s in (0.0, 1.0)})
+    real_vs = versus_regression({"head": CONSISTENT, "mid": MIXED, "tail": neg(CONSISTENT), ALL: MIXED})
+    sweep_vs = pd.concat([versus_regression({"head": MIXED, "mid": MIXED, "tail": MIXED, ALL: CONSISTENT}, s)
+                          for s in (0.0, 1.0)], ignore_index=True)
     sentences, flags = conclusions(bucket_differences(real, "backbone", "backbone + RF", "recall@20", by=["bucket"]),
                                    bucket_differences(table, "backbone", "backbone + RF", "recall@20",
                                                       by=["informativeness", "bucket"]),
                                    gain_trend(table, "backbone", "backbone + RF", "recall@20"), "movielens",
-                                   "recall@20")
-    assert flags["n_verdicts"] == 4 + 8 + 4
-    assert sentences[-1] == ("2 of these 16 verdicts exceed noise; with 95% intervals about 0.8 would do so by "
+                                   "recall@20",
+                                   bucket_differences(real_vs, "backbone + regression", "backbone + RF", "recall@20",
+                                                      by=["bucket"]),
+                                   bucket_differences(sweep_vs, "backbone + regression", "backbone + RF", "recall@20",
+                                                      by=["informativeness", "bucket"]))
+    assert flags["flow_vs_regression_real"] == {"head": "better", "mid": "within noise", "tail": "worse",
+                                                ALL: "within noise"}
+    assert flags["flow_vs_regression_sweep"] == {s: {"head": "within noise", "mid": "within noise",
+                                                     "tail": "within noise", ALL: "better"} for s in (0.0, 1.0)}
+    regression = [line for line in sentences if "RF minus regression" in line]
+    assert regression[0].startswith("movielens, test recall@20, RF minus regression per bucket")
+    assert "head: +0.0110 [" in regression[0] and "(better)" in regression[0] and "(worse)" in regression[0]
+    assert regression[1].startswith("synthetic s=0.0, RF minus regression: better on no bucket, worse on no bucket")
+    assert flags["n_verdicts"] == 4 + 8 + 4 + 4 + 8
+    assert sentences[-1] == ("6 of these 28 verdicts exceed noise; with 95% intervals about 1.4 would do so by "
                              "chance alone if nothing differed.")

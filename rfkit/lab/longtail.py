@@ -202,11 +202,32 @@ def sweep_conclusions(deltas: pd.DataFrame, trend: pd.DataFrame, metric: str,
                        "information_claim": claim}
 
 
+def regression_sentences(real: pd.DataFrame, sweep: pd.DataFrame, data_name: str, metric: str,
+                         column: str = "informativeness") -> tuple[list[str], dict[str, Any]]:
+    """Sentences on RF minus the regression baseline per bucket (`bucket_differences` rows with the
+    regression variant as baseline): on the real data, then at each value of `column`."""
+    sentences = [f"{data_name}, test {metric}, RF minus regression per bucket (what the flow adds over a point "
+                 f"estimate of the same size): "
+                 + "; ".join(f"{row['bucket']}: {describe(row)}" for _, row in real.iterrows()) + "."]
+    verdicts = dict(zip(real["bucket"], real["verdict"]))
+    by_value = {}
+    for value, rows in sweep.groupby(column, sort=True):
+        by_value[float(value)] = dict(zip(rows["bucket"], rows["verdict"]))
+        sentences.append(f"synthetic s={value}, RF minus regression: better on {_buckets(rows, 'better')}, worse on "
+                         f"{_buckets(rows, 'worse')}; overall ({ALL}): "
+                         f"{describe(rows.set_index('bucket').loc[ALL])}.")
+    return sentences, {"flow_vs_regression_real": verdicts, "flow_vs_regression_sweep": by_value}
+
+
 def conclusions(real: pd.DataFrame, sweep: pd.DataFrame, trend: pd.DataFrame, data_name: str,
-                metric: str) -> tuple[list[str], dict[str, Any]]:
-    """Notebook 06's conclusions: `real_conclusions`, `sweep_conclusions`, then how many of all
-    these verdicts would exceed noise by chance; and their flags."""
+                metric: str, real_vs_regression: pd.DataFrame,
+                sweep_vs_regression: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
+    """Notebook 06's conclusions: `real_conclusions`, `sweep_conclusions`, `regression_sentences`
+    (RF minus regression, ``*_vs_regression``), then how many of all these verdicts would exceed
+    noise by chance; and their flags."""
     real_sentences, real_flags = real_conclusions(real, data_name, metric)
     sweep_sentences, sweep_flags = sweep_conclusions(sweep, trend, metric)
-    return ([*real_sentences, *sweep_sentences, chance_note(real, sweep, trend)],
-            {**real_flags, **sweep_flags, "n_verdicts": len(real) + len(sweep) + len(trend)})
+    regression_text, regression_flags = regression_sentences(real_vs_regression, sweep_vs_regression, data_name, metric)
+    tables = (real, sweep, trend, real_vs_regression, sweep_vs_regression)
+    return ([*real_sentences, *sweep_sentences, *regression_text, chance_note(*tables)],
+            {**real_flags, **sweep_flags, **regression_flags, "n_verdicts": sum(len(t) for t in tables)})

@@ -7,7 +7,7 @@ from rfkit.stats import paired_differences
 
 from .common import same_differences
 
-BASELINE, TREATMENT = "backbone", "backbone + RF"
+BASELINE, TREATMENT, REGRESSION = "backbone", "backbone + RF", "backbone + regression"
 DIFFERENCE = ("delta", "ci_low", "ci_high", "baseline_mean", "treatment_mean")
 
 
@@ -31,7 +31,7 @@ def check(payload: dict[str, Any]) -> None:
         assert r["real_users_per_bucket"] == r["sweep_users_per_bucket"]
 
     real, sweep = pd.DataFrame(r["real_runs"]), pd.DataFrame(r["sweep_runs"])
-    assert len(real) == 2 * n_seeds * 4 and len(sweep) == 2 * n_seeds * 4 * len(values)
+    assert len(real) == 3 * n_seeds * 4 and len(sweep) == 3 * n_seeds * 4 * len(values)
     assert set(real.bucket) == set(sweep.bucket) == buckets and set(sweep.informativeness) == set(values)
     assert real[metric].between(0, 1).all() and sweep[metric].between(0, 1).all()
     same_differences(r["real_deltas"], paired_differences(real, metric, BASELINE, [TREATMENT], by=["bucket"]),
@@ -39,6 +39,17 @@ def check(payload: dict[str, Any]) -> None:
     same_differences(r["sweep_deltas"], paired_differences(sweep, metric, BASELINE, [TREATMENT],
                                                            by=["informativeness", "bucket"]),
                      ["informativeness", "bucket"], DIFFERENCE)
+    same_differences(r["real_regression_deltas"], paired_differences(real, metric, BASELINE, [REGRESSION],
+                                                                     by=["bucket"]), ["bucket"], DIFFERENCE)
+    same_differences(r["real_flow_vs_regression"], paired_differences(real, metric, REGRESSION, [TREATMENT],
+                                                                      by=["bucket"]), ["bucket"], DIFFERENCE)
+    same_differences(r["sweep_flow_vs_regression"], paired_differences(sweep, metric, REGRESSION, [TREATMENT],
+                                                                       by=["informativeness", "bucket"]),
+                     ["informativeness", "bucket"], DIFFERENCE)
+    assert r["flow_vs_regression_real"] == {row["bucket"]: row["verdict"] for row in r["real_flow_vs_regression"]}
+    assert {float(s): v for s, v in r["flow_vs_regression_sweep"].items()} == {
+        float(s): {row["bucket"]: row["verdict"] for row in r["sweep_flow_vs_regression"] if row["informativeness"] == s}
+        for s in values}
     wide = sweep.pivot_table(index=["informativeness", "bucket", "seed"], columns="variant", values=metric)
     gains = (wide[TREATMENT] - wide[BASELINE]).rename("gain").reset_index()
     same_differences(r["trend"], paired_differences(gains, "gain", min(values), by=["bucket"],
@@ -60,6 +71,7 @@ def check(payload: dict[str, Any]) -> None:
     assert r["information_claim"] == claim
     assert any(line.startswith(f"'RF helps mid and tail only when the features carry information' {claim}")
                for line in r["conclusions"])
-    n_verdicts = len(r["real_deltas"]) + len(r["sweep_deltas"]) + len(r["trend"])
+    n_verdicts = sum(len(r[key]) for key in ("real_deltas", "sweep_deltas", "trend", "real_flow_vs_regression",
+                                             "sweep_flow_vs_regression"))
     assert r["n_verdicts"] == n_verdicts and f"of these {n_verdicts} verdicts" in r["conclusions"][-1]
     assert len(payload["figures"]) >= 4
