@@ -5,7 +5,8 @@ from sklearn.decomposition import PCA
 
 from rfkit import RFEmbeddingGenerator
 from rfkit.lab.flow_probes import (EVALS_PER_STEP, compare_flows, endpoint_error, probe_configs, project_trajectory,
-                            reflow, rf_inputs, score_settings, steps_and_solvers, time_generate)
+                                   reference_endpoints, reflow, rf_inputs, score_settings, steps_and_solvers,
+                                   time_generate, versus_references)
 from rfkit.generator import SOLVERS
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
@@ -147,3 +148,19 @@ def test_probe_configs_scores_with_and_without_the_prior(tiny):
     assert list(table.inference_prior) == [False, True] and set(table.variant) == {"a"}
     assert table.cosine.iloc[0] == table.cosine.iloc[1]  # scale 0: the prior adds nothing
     assert table["valid_ndcg@20"].between(0, 1).all()
+
+
+def test_reference_endpoints_fit_the_regression_and_predict_nothing_with_zeros():
+    torch.manual_seed(0)
+    conditions = [torch.randn(256, 3)]
+    targets = conditions[0] @ torch.randn(3, 4)  # a linear map the regressor can learn
+    config = {"rf_hidden_dim": 32, "rf_lr": 1e-2, "rf_contrast_weight": 0.0}
+    references = reference_endpoints(config, conditions, targets, steps=300, seed=0)
+    assert list(references.index) == ["regression", "all zeros"]
+    zeros = references.loc["all zeros"]
+    assert zeros["cosine"] == 0.0 and zeros["mse"] == pytest.approx(float(targets.pow(2).mean()))
+    assert references.loc["regression", "mse"] < 0.05 * zeros["mse"] and references.loc["regression", "cosine"] > 0.95
+    again = reference_endpoints(config, conditions, targets, steps=300, seed=0)
+    assert again.equals(references)  # seeded: the same fit twice
+    sentence = versus_references(0.5, zeros["mse"] / 2, references, "flow")
+    assert "(the flow is FARTHER in MSE, FARTHER in cosine)" in sentence and sentence.endswith("(the flow is better).")

@@ -71,7 +71,9 @@ def sampling_quality(gains):
 
 TIMING = pd.DataFrame({"solver": ["euler"] * 3 + ["heun"] * 3, "n_steps": [1, 10, 50] * 2,
                        "seconds": [0.010, 0.05, 0.25, 0.020, 0.10, 0.50]})
-ENDPOINTS = TIMING.assign(cosine=[0.80, 0.90, 0.91, 0.85, 0.91, 0.91])
+ENDPOINTS = TIMING.assign(cosine=[0.80, 0.90, 0.91, 0.85, 0.91, 0.91], mse=[0.5, 0.3, 0.25, 0.4, 0.25, 0.25])
+REFERENCES = pd.DataFrame({"cosine": [0.95, 0.0], "mse": [0.2, 1.0]},
+                          index=pd.Index(["regression", "all zeros"], name="reference"))
 
 
 @pytest.mark.parametrize("gain, word", [((0.010, 0.011, 0.012), "holds"),
@@ -83,7 +85,7 @@ def test_sampling_conclusions_judge_more_steps_by_their_interval(gain, word):
     differences = sampling_differences(quality)
     assert set(differences["setting"]) == {"euler 10", "euler 50", "heun 1", "heun 10", "heun 50"}
     assert differences.set_index(["metric", "setting"]).loc[("valid_ndcg@20", "euler 50"), "n_steps"] == 50
-    sentences, flags = sampling_conclusions(differences, TIMING, ENDPOINTS, "movielens")
+    sentences, flags = sampling_conclusions(differences, TIMING, ENDPOINTS, REFERENCES, "movielens")
     assert sentences[0] == ("'More steps are slower' holds on movielens: generate() for all users and items takes "
                             "euler 10.0 -> 250.0 ms, heun 20.0 -> 500.0 ms (1 -> 50 steps, best of the timed calls "
                             "on this machine).")
@@ -92,6 +94,10 @@ def test_sampling_conclusions_judge_more_steps_by_their_interval(gain, word):
     assert flags["generate_ms"]["euler"] == pytest.approx({"1": 10.0, "50": 250.0})
     assert flags["one_step_enough"] == (word != "holds")
     assert sentences[2].endswith(f"they {'do not beat' if word != 'holds' else 'beat'} 1 step beyond noise here.")
+    assert sentences[4] == ("Endpoints on movielens at euler 50 steps: cosine 0.910, MSE 0.25; the regression baseline "
+                            "fitted to the same inputs: cosine 0.950, MSE 0.2 (the flow is FARTHER in MSE, FARTHER in "
+                            "cosine); all zeros: MSE 1 (the flow is better).")
+    assert flags["endpoint_cosine_below_regression"]
 
 
 def test_sampling_differences_need_the_reference_solver():
@@ -104,7 +110,7 @@ def test_conclusions_name_the_data_and_count_chance(grid):
                                 "euler 50": (0.010, 0.011, 0.012)})
     sentences, flags = conclusions(guidance_differences(grid), prior_differences(grid), sampling_differences(quality),
                                    TIMING[TIMING.solver == "euler"], ENDPOINTS[ENDPOINTS.solver == "euler"],
-                                   "synthetic_small", "movielens")
+                                   REFERENCES, "synthetic_small", "movielens")
     guidance = [s for s in sentences if s.startswith("'Guidance helps")]
     assert len(guidance) == 2 and all("on synthetic data (synthetic_small)" in s for s in guidance)
     assert f"better: {BETTER}; worse: {WORSE}; 1 of 3 within noise" in guidance[0]

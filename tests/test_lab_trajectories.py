@@ -99,14 +99,19 @@ def test_solver_sentences_and_analyse():
     steps = pd.DataFrame([{"solver": s, "n_steps": n, "ref_mse": e / n ** (1 if s == "euler" else 2),
                            "cosine": 0.3 + 0.001 * n, "mse": 0.02, "straightness": 0.0}
                           for s, e in (("euler", 1e-3), ("heun", 1e-3)) for n in (1, 2, 50)])
-    sentences, numbers = solver_sentences(steps, zeros_mse=0.01)
+    references = pd.DataFrame({"cosine": [0.5, 0.0], "mse": [0.03, 0.01]},
+                              index=pd.Index(["regression", "all zeros"], name="reference"))
+    sentences, numbers = solver_sentences(steps, references)
     assert "Heun is more accurate than Euler" in sentences[0] and "monotone: True" in sentences[0]
-    assert numbers["worse_than_all_zeros"] and "WORSE than the all-zeros" in sentences[1]
+    assert numbers["worse_than_all_zeros"] and not numbers["worse_than_regression"]
+    assert sentences[2] == ("Against the references, at 50 Euler steps: cosine 0.350, MSE 0.02; the regression "
+                            "baseline fitted to the same inputs: cosine 0.500, MSE 0.03 (the flow is closer in MSE, "
+                            "FARTHER in cosine); all zeros: MSE 0.01 (the flow is WORSE).")
     assert numbers["discretisation_shrink"]["euler"] == pytest.approx(50)
     sizes = {k: {"spread": 1.0, "plane_spread": p, "plane_share": 0.1} for k, p in
              (("t0", 0.1), ("t1", 0.22), ("targets", 0.3))}
-    findings = analyse(steps, flow_table({}), sizes, zeros_mse=0.01, chord=1.0)
-    assert len(findings.conclusions) == 6 and findings.numbers["plane_spread_ratio"] == pytest.approx(2.2)
+    findings = analyse(steps, flow_table({}), sizes, references, chord=1.0)
+    assert len(findings.conclusions) == 7 and findings.numbers["plane_spread_ratio"] == pytest.approx(2.2)
     assert "2.20x" in findings.conclusions[0]
 
 

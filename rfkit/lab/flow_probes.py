@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rfkit.cold import fit_mapper
 from rfkit.data.dataset import Dataset
 from rfkit.generator import RFEmbeddingGenerator, straightness
 from rfkit.metrics import split_metrics
@@ -81,6 +82,29 @@ def endpoint_error(generated: Tensor, target: Tensor) -> dict[str, float]:
                          f"and {tuple(target.shape)}")
     return {"cosine": float(F.cosine_similarity(generated, target, dim=1).mean()),
             "mse": float(torch.mean((generated - target) ** 2))}
+
+
+def reference_endpoints(config: Mapping[str, Any], conditions: Sequence[Tensor], targets: Tensor,
+                        steps: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Endpoint errors (`endpoint_error`) of two references a generator should beat, indexed by
+    ``reference``: "regression", the deterministic baseline (`rf_generator: regression`, the other
+    rf_* keys of `config`) fitted with `steps` optimizer steps to map the same `conditions` to
+    the same `targets` (`rfkit.cold.fit_mapper`), and "all zeros", which predicts nothing (its
+    cosine is 0 by convention, its MSE the targets' mean square)."""
+    regression = fit_mapper("regression", config, targets, list(conditions), steps, seed)
+    rows = {"regression": regression.generate(list(conditions)), "all zeros": torch.zeros_like(targets)}
+    return pd.DataFrame([{"reference": name, **endpoint_error(rows[name], targets)} for name in rows]
+                        ).set_index("reference")
+
+
+def versus_references(cosine: float, mse: float, references: pd.DataFrame, what: str) -> str:
+    """One sentence: where endpoints with this `cosine` and `mse` stand against `reference_endpoints`."""
+    regression, zeros = references.loc["regression"], references.loc["all zeros"]
+    return (f"{what}: cosine {cosine:.3f}, MSE {mse:.4g}; the regression baseline fitted to the same inputs: cosine "
+            f"{regression['cosine']:.3f}, MSE {regression['mse']:.4g} (the flow is "
+            f"{'closer' if mse < regression['mse'] else 'FARTHER'} in MSE, "
+            f"{'closer' if cosine > regression['cosine'] else 'FARTHER'} in cosine); all zeros: MSE {zeros['mse']:.4g} "
+            f"(the flow is {'better' if mse < zeros['mse'] else 'WORSE'}).")
 
 
 def project_trajectory(trajectory: Tensor, projection: Any) -> np.ndarray:

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from rfkit.data.dataset import Dataset
-from rfkit.lab.flow_probes import score_settings
+from rfkit.lab.flow_probes import score_settings, versus_references
 from rfkit.lab.verdicts import chance_note
 from rfkit.models import MultimodalGCN
 from rfkit.stats import describe, paired_differences
@@ -169,11 +169,13 @@ def _timing_sentence(timing: pd.DataFrame, data_name: str) -> tuple[str, dict, d
 
 
 def sampling_conclusions(differences: pd.DataFrame, timing: pd.DataFrame, endpoints: pd.DataFrame,
-                         data_name: str, reference_solver: str = "euler") -> tuple[list[str], dict]:
+                         references: pd.DataFrame, data_name: str,
+                         reference_solver: str = "euler") -> tuple[list[str], dict]:
     """Sentences on steps and solvers (one model trained on `data_name`) and their flags.
 
     `differences` is `sampling_differences` output; `timing` has one row per (solver, n_steps)
-    with ``seconds``; `endpoints` per (solver, n_steps) the endpoint ``cosine`` (no prior).
+    with ``seconds``; `endpoints` per (solver, n_steps) the endpoint ``cosine`` and ``mse`` (no
+    prior); `references` the `flow_probes.reference_endpoints` of the same inputs.
     """
     timed, grows, ms = _timing_sentence(timing, data_name)
     first, last = int(timing["n_steps"].min()), int(timing["n_steps"].max())
@@ -182,7 +184,8 @@ def sampling_conclusions(differences: pd.DataFrame, timing: pd.DataFrame, endpoi
     longest = same_solver[same_solver["n_steps"] == last]
     band = same_solver[same_solver["n_steps"].between(*SPEC_STEPS)]
     enough = not (band["verdict"] == "better").any()
-    cosine = endpoints.set_index(["solver", "n_steps"])["cosine"]
+    ends = endpoints.set_index(["solver", "n_steps"])
+    cosine = ends["cosine"]
     noise = (f"95% intervals over {int(differences['n_seeds'].min())} start-noise draws of one trained model "
              "- sampling noise, not training seeds")
     sentences = [
@@ -197,17 +200,22 @@ def sampling_conclusions(differences: pd.DataFrame, timing: pd.DataFrame, endpoi
            or "none run") + f"; they {'do not beat' if enough else 'beat'} {fewest} beyond noise here.",
         f"All {differences['setting'].nunique()} sampling settings against {setting_name(reference_solver, first)} "
         f"on {data_name}: {_tally(differences, 'setting')}.",
+        versus_references(float(cosine[(reference_solver, last)]), float(ends.loc[(reference_solver, last), "mse"]),
+                          references, f"Endpoints on {data_name} at {reference_solver} {last} steps"),
     ]
+    below = bool(cosine[(reference_solver, last)] < references.loc["regression", "cosine"])
     return sentences, {"time_grows_with_steps": grows, "generate_ms": ms, "one_step_enough": enough,
-                       "more_steps_verdicts": dict(zip(longest["metric"], longest["verdict"]))}
+                       "more_steps_verdicts": dict(zip(longest["metric"], longest["verdict"])),
+                       "endpoint_cosine_below_regression": below}
 
 
 def conclusions(guidance: pd.DataFrame, prior: pd.DataFrame, sampling: pd.DataFrame, timing: pd.DataFrame,
-                endpoints: pd.DataFrame, guidance_data: str, sampling_data: str) -> tuple[list[str], dict]:
+                endpoints: pd.DataFrame, references: pd.DataFrame, guidance_data: str,
+                sampling_data: str) -> tuple[list[str], dict]:
     """The notebook's conclusions: guidance sentences, sampling sentences, then how many of all
     these verdicts would exceed noise by chance (the identity rows at user scale 0 not counted)."""
     guided, guided_flags = guidance_conclusions(guidance, prior, guidance_data)
-    sampled, sampled_flags = sampling_conclusions(sampling, timing, endpoints, sampling_data)
+    sampled, sampled_flags = sampling_conclusions(sampling, timing, endpoints, references, sampling_data)
     judged = prior[~_zero_scale(prior)]
     return ([*guided, *sampled, chance_note(guidance, judged, sampling)],
             {**guided_flags, **sampled_flags, "n_verdicts": len(guidance) + len(judged) + len(sampling)})

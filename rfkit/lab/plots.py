@@ -422,3 +422,18 @@ def plot_cost_accuracy(table: pd.DataFrame, ax: Axes, metric: str, tolerance: fl
     if title:
         ax.set_title(title)
     return ax
+
+
+REFERENCE_STYLES = {"regression": ("tab:purple", "--"), "all zeros": ("0.3", ":")}
+
+
+def plot_reference_lines(references: pd.DataFrame, ax: Axes, column: str) -> Axes:
+    """A labelled horizontal line per reference (`rfkit.lab.flow_probes.reference_endpoints`: index
+    ``reference``) at its value of `column`, e.g. the regression baseline's endpoint MSE."""
+    if column not in references.columns:
+        raise ValueError(f"references lacks column {column!r}")
+    for name, value in references[column].items():
+        color, style = REFERENCE_STYLES.get(name, ("0.5", "-."))
+        ax.axhline(value, color=color, ls=style, lw=1.2, label=f"{name} (reference)")
+    ax.legend(fontsize=8)
+    return ax

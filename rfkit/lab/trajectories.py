@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from rfkit.generator import RFEmbeddingGenerator
-from rfkit.lab.flow_probes import compare_flows, reflow
+from rfkit.lab.flow_probes import compare_flows, reflow, versus_references
 from rfkit.lab.mix_ratio import row  # the recorded part of a paired difference
 from rfkit.stats import paired_differences
 
@@ -159,9 +159,10 @@ def reflow_sentences(table: pd.DataFrame, chord: float) -> tuple[list[str], dict
     return sentences, numbers
 
 
-def solver_sentences(steps_table: pd.DataFrame, zeros_mse: float) -> tuple[list[str], dict[str, Any]]:
+def solver_sentences(steps_table: pd.DataFrame, references: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
     """What more steps and a second-order solver buy on one trained generator and one start noise
-    (deterministic numbers, no seeds): discretisation error and closeness to the targets."""
+    (deterministic numbers, no seeds): discretisation error and closeness to the targets, the
+    latter against `references` (`flow_probes.reference_endpoints`: regression and all zeros)."""
     by = steps_table.set_index(["solver", "n_steps"])
     solvers = list(dict.fromkeys(steps_table["solver"]))
     steps = sorted(set(steps_table["n_steps"]))
@@ -170,7 +171,6 @@ def solver_sentences(steps_table: pd.DataFrame, zeros_mse: float) -> tuple[list[
     monotone = {s: bool(np.all(np.diff(by.loc[s].sort_index()["ref_mse"].to_numpy()) < 0)) for s in solvers}
     euler = by.loc["euler"]
     cosine_gain = float(euler.loc[last, "cosine"] - euler.loc[first, "cosine"])
-    worse_than_zeros = bool(euler.loc[last, "mse"] > zeros_mse)
     heun = ""
     if "heun" in solvers:
         heun_error = by.loc[("heun", last), "ref_mse"]
@@ -182,13 +182,17 @@ def solver_sentences(steps_table: pd.DataFrame, zeros_mse: float) -> tuple[list[
         f"{euler.loc[last, 'ref_mse']:.3g} ({first} -> {last} steps, monotone: {monotone['euler']}){heun}.",
         f"Closeness to the targets: mean cosine {euler.loc[first, 'cosine']:.3f} at {first} vs "
         f"{euler.loc[last, 'cosine']:.3f} at {last} Euler steps ({cosine_gain:+.4f}); "
-        f"MSE {euler.loc[first, 'mse']:.4g} vs {euler.loc[last, 'mse']:.4g}, "
-        f"{'WORSE' if worse_than_zeros else 'better'} than the all-zeros vector ({zeros_mse:.4g}). "
+        f"MSE {euler.loc[first, 'mse']:.4g} vs {euler.loc[last, 'mse']:.4g}. "
         "The part of the error that does not shrink with the steps is modelling error.",
+        versus_references(float(euler.loc[last, "cosine"]), float(euler.loc[last, "mse"]), references,
+                          f"Against the references, at {last} Euler steps"),
     ]
+    regression, zeros = references.loc["regression"], references.loc["all zeros"]
     numbers = {"discretisation_shrink": shrink, "discretisation_monotone": monotone, "euler_cosine_gain": cosine_gain,
                "euler_mse_gain": float(euler.loc[first, "mse"] - euler.loc[last, "mse"]),
-               "all_zeros_mse": zeros_mse, "worse_than_all_zeros": worse_than_zeros}
+               "all_zeros_mse": float(zeros["mse"]), "worse_than_all_zeros": bool(euler.loc[last, "mse"] > zeros["mse"]),
+               "regression_mse": float(regression["mse"]), "regression_cosine": float(regression["cosine"]),
+               "worse_than_regression": bool(euler.loc[last, "mse"] > regression["mse"])}
     return sentences, numbers
 
 
@@ -201,11 +205,11 @@ class TrajectoryFindings:
 
 
 def analyse(steps_table: pd.DataFrame, reflow_table: pd.DataFrame, sizes: Mapping[str, Mapping[str, float]],
-            zeros_mse: float, chord: float) -> TrajectoryFindings:
+            references: pd.DataFrame, chord: float) -> TrajectoryFindings:
     """Notebook 04's conclusions from its tables: steps and solvers (`flow_probes.steps_and_solvers`),
-    1-RF against 2-RF (`reflow_runs`), cloud sizes (`cloud_sizes`), the all-zeros MSE of the
-    targets and 1-RF's mean squared chord length."""
-    solver_text, solver_numbers = solver_sentences(steps_table, zeros_mse)
+    1-RF against 2-RF (`reflow_runs`), cloud sizes (`cloud_sizes`), the reference endpoints
+    (`flow_probes.reference_endpoints`) and 1-RF's mean squared chord length."""
+    solver_text, solver_numbers = solver_sentences(steps_table, references)
     reflow_text, reflow_numbers = reflow_sentences(reflow_table, chord)
     t0, t1 = sizes["t0"], sizes["t1"]
     cloud_numbers = {"cloud_sizes": {k: dict(v) for k, v in sizes.items()},

@@ -55,4 +55,12 @@ def check(payload: dict[str, Any]) -> None:
     assert r["spread_ratio"] == pytest.approx(sizes["t1"]["spread"] / sizes["t0"]["spread"])
     assert all(0 < s["plane_share"] <= 1 + 1e-9 and s["plane_spread"] > 0 for s in sizes.values())
     assert f"{r['plane_spread_ratio']:.2f}x" in r["conclusions"][0]
+    # The references: all zeros predicts nothing; the regression baseline, fitted in-sample, beats it.
+    references = {row["reference"]: row for row in r["references"]}
+    assert set(references) == {"regression", "all zeros"} and references["all zeros"]["cosine"] == 0.0
+    assert references["all zeros"]["mse"] == r["all_zeros_mse"] > references["regression"]["mse"] == r["regression_mse"]
+    last = next(row for row in table if row["solver"] == "euler" and row["n_steps"] == max(p["STEP_COUNTS"]))
+    assert r["worse_than_regression"] == (last["mse"] > r["regression_mse"])
+    assert r["worse_than_all_zeros"] == (last["mse"] > r["all_zeros_mse"])
+    assert any(s.startswith(f"Against the references, at {last['n_steps']} Euler steps") for s in r["conclusions"])
     assert r["explorer_time"] == 1.0 and len(payload["figures"]) >= 4

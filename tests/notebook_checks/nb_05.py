@@ -54,6 +54,11 @@ def check(payload: dict[str, Any]) -> None:
         [1e3 * timing[("euler", first)], 1e3 * timing[("euler", last)]])
     endpoints = [row for row in r["endpoints"] if not row["inference_prior"]]
     assert all(row["straightness"] == 0 for row in endpoints if row["n_steps"] == 1)
+    references = {row["reference"]: row for row in r["references"]}
+    assert references["all zeros"]["cosine"] == 0.0 and references["regression"]["cosine"] > 0.0
+    assert references["regression"]["mse"] < references["all zeros"]["mse"]  # the in-sample fit beats nothing
+    last_euler = next(row for row in endpoints if row["solver"] == "euler" and row["n_steps"] == p["STEP_COUNTS"][-1])
+    assert r["endpoint_cosine_below_regression"] == (last_euler["cosine"] < references["regression"]["cosine"])
 
     text = "\n".join(r["conclusions"])
     assert f"on synthetic data ({r['guidance_dataset']})" in text
@@ -62,4 +67,4 @@ def check(payload: dict[str, Any]) -> None:
         not row["variant"].startswith("user 0.0,") for row in r["prior_differences"])
     assert r["n_verdicts"] == n_verdicts and f"of these {n_verdicts} verdicts" in r["conclusions"][-1]
     assert r["best_guidance_variant"] in set(grid.variant)
-    assert len(r["conclusions"]) == 11
+    assert len(r["conclusions"]) == 12
