@@ -144,6 +144,23 @@ def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").round(4)
 
 
+def epoch_overhead(outcome: Mapping[str, Mapping[str, Any]], warmup: int) -> dict[str, float] | None:
+    """Seconds per epoch of both models over the epochs both ran at or after the RF `warmup` (an
+    epoch after warmup generates; earlier ones would flatter RF), and the RF model's overhead.
+    None without both models or without such an epoch."""
+    if set(outcome) != {"MultimodalGCN", "MultimodalGCN+RF"}:
+        return None
+    seconds = {name: {row["epoch"]: row["seconds"] for row in run["history"] if row["epoch"] >= warmup}
+               for name, run in outcome.items()}
+    epochs = sorted(seconds["MultimodalGCN"].keys() & seconds["MultimodalGCN+RF"].keys())
+    if not epochs:
+        return None
+    per_epoch = {name: sum(times[e] for e in epochs) / len(epochs) for name, times in seconds.items()}
+    return {"epochs": len(epochs), "backbone_s_per_epoch": per_epoch["MultimodalGCN"],
+            "rf_s_per_epoch": per_epoch["MultimodalGCN+RF"],
+            "overhead": per_epoch["MultimodalGCN+RF"] / per_epoch["MultimodalGCN"] - 1}
+
+
 def _train(args: argparse.Namespace) -> int:
     with user_input("--config"):
         settings = read_config(args.config)
@@ -165,11 +182,17 @@ def _train(args: argparse.Namespace) -> int:
         print(f"device {device} ({describe_devices()})", file=sys.stderr)
     outcome = compare_rf(models, dataset, args.epochs, seed, not args.no_progress)
     print(metrics_table(outcome).to_string())
+    warmup = models["MultimodalGCN+RF"].rf_generator.warmup_epochs if with_rf else 0
+    overhead = epoch_overhead(outcome, warmup)
+    if overhead is not None:
+        print(f"seconds per epoch over the {overhead['epochs']} epoch(s) after the {warmup}-epoch RF warmup: "
+              f"backbone {overhead['backbone_s_per_epoch']:.3f}, with RF {overhead['rf_s_per_epoch']:.3f} "
+              f"(RF adds {overhead['overhead']:+.1%})")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": settings, "epochs": args.epochs,
-                   "seed": seed, "models": outcome,
-                   "provenance": provenance(device="cpu", config=settings)}
+                   "seed": seed, "models": outcome, "epoch_overhead": overhead,
+                   "provenance": provenance(device=str(device), config=settings)}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics and history: {args.json}")
     failed = [(name, run["reason"]) for name, run in outcome.items() if run["status"] != "ok"]

@@ -180,6 +180,12 @@ def test_train_cli_writes_metrics_and_history(tmp_path, monkeypatch, capsys):
     assert [row["epoch"] for row in rf["history"]] == [0, 1]
     assert base["history"][0]["rf_loss"] is None and rf["history"][0]["rf_loss"] > 0
     assert 0 <= rf["test"]["recall@20"] <= 1 and rf["best_epoch"] in (0, 1)
+    # Warmup 0: both epochs count; the overhead is the ratio of the two models' mean epoch seconds.
+    timing = payload["epoch_overhead"]
+    assert timing["epochs"] == 2 and timing["rf_s_per_epoch"] == pytest.approx(
+        sum(row["seconds"] for row in rf["history"]) / 2)
+    assert timing["overhead"] == pytest.approx(timing["rf_s_per_epoch"] / timing["backbone_s_per_epoch"] - 1)
+    assert "RF adds" in table and "after the 0-epoch RF warmup" in table
 
 
 def test_train_cli_no_rf_trains_the_backbone_only(tmp_path, monkeypatch, capsys):
