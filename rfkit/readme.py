@@ -38,7 +38,9 @@ def _sentences(results: Mapping[str, Any]) -> list[str]:
 
 def _provenance_line(payload: Mapping[str, Any]) -> str:
     source = payload.get("provenance") or {}
-    parts = [f"commit {str(source['commit'])[:7]}" if source.get("commit") else None,
+    commit = source.get("git_commit")
+    dirty = " with uncommitted changes" if source.get("git_dirty") else ""
+    parts = [f"commit {str(commit)[:7]}{dirty}" if commit else None,
              source.get("cpu"), f"torch {source['torch']}" if source.get("torch") else None,
              f"device {source['device']}" if source.get("device") else None]
     return ", ".join(p for p in parts if p)

@@ -3,7 +3,9 @@
 A model needs ``bpr_loss(users, pos, neg) -> Tensor`` and ``score_all() -> (n_users, n_items)``.
 If it has an ``rf_generator`` (the spec's plug-in), the trainer calls its ``set_epoch`` every
 epoch, keeps its parameters out of the host optimizer (the generator steps its own), and logs
-the model's ``last_rf_losses`` (epoch means over the steps not marked ``last_rf_skipped``), the
+the model's ``last_rf_losses`` (epoch means over the steps not marked ``last_rf_skipped``; a host
+that counts its steps in ``rf_steps_taken`` gets each step counted once, not the latest one again
+on every batch without a step), the
 number of skipped RF steps and ``rf_seconds``.
 
 A run that fails while working (a non-finite host loss, or an error inside a training step or
@@ -196,6 +198,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
         start, rf_start = time.perf_counter(), getattr(model, "rf_seconds", 0.0)
         bpr, rf_losses = [], []
         for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng, pool, device)):
+            steps_before = getattr(model, "rf_steps_taken", None)  # None: a host that does not count
             try:
                 value = _host_step(model, optimizer, users, pos, neg)
             except Exception as error:
@@ -203,7 +206,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
             if not math.isfinite(value):
                 raise diverged(epoch, batch, f"the host loss is {value}, {_likely_cause(lr, rf)}")
             bpr.append(value)
-            if rf is not None:
+            if rf is not None and (steps_before is None or model.rf_steps_taken > steps_before):
                 rf_losses.append({**model.last_rf_losses,
                                   "skipped": getattr(model, "last_rf_skipped", False)})
         rf_steps = pd.DataFrame(rf_losses, columns=["rf_loss", "cl_loss", "skipped"])

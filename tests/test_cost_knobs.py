@@ -99,7 +99,26 @@ def test_rf_step_every_k_training_passes(tiny):
         stepped += [batch] * (len(calls) - before)
     assert stepped == [0, 3, 6]
     model.score_all()  # inference never steps
-    assert len(calls) == 3
+    assert len(calls) == 3 == model.rf_steps_taken
+
+
+def test_epoch_rf_loss_averages_the_steps_taken_once_each(tiny):
+    model = MultimodalGCN(SMALL_RF | {"rf_step_every": 3, "rf_warmup_epochs": 0}, tiny)
+    losses = []
+    inner = model.rf_generator.compute_loss_and_step
+
+    def spy(*args, **kwargs):
+        out = inner(*args, **kwargs)
+        losses.append(out["rf_loss"])
+        return out
+
+    model.rf_generator.compute_loss_and_step = spy
+    batch_size = 256
+    batches = math.ceil(len(tiny.train) / batch_size)
+    history = train(model, tiny, epochs=1, batch_size=batch_size, progress=False).history
+    assert batches >= 4 and len(losses) == math.ceil(batches / 3) == model.rf_steps_taken
+    # The mean of the steps taken, not of the latest loss repeated on every batch without a step.
+    assert history["rf_loss"].iloc[0] == pytest.approx(sum(losses) / len(losses), rel=1e-12)
 
 
 @pytest.mark.parametrize("kwargs,error,name", [

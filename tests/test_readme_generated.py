@@ -24,7 +24,8 @@ def fake_results(figures: Path) -> None:
     payload = {"notebook": "01_demo", "parameters": {}, "figures": {"curve": str(folder / "curve.png")},
                "results": {"conclusions": ["RF changes test NDCG@20 by -0.0150 [-0.0200, -0.0100] (worse)."],
                            "runtime_s": 90.0},
-               "provenance": {"commit": "abcdef123456", "cpu": "Some CPU", "torch": "2.13.0", "device": "cpu"}}
+               "provenance": {"git_commit": "abcdef123456", "git_dirty": False, "cpu": "Some CPU", "torch": "2.13.0",
+                              "device": "cpu"}}
     (folder / "results.json").write_text(json.dumps(payload))
 
 
@@ -49,6 +50,10 @@ def test_refresh_rewrites_only_the_blocks(tmp_path):
     assert "Machine: 2 cores, AVX2" in blocks["benchmarks"] and "| backbone | 1.9 |" in blocks["benchmarks"]
     assert "**RF overhead**" in blocks["benchmarks"] and "**RF accuracy**" in blocks["benchmarks"]  # one per section
     assert not readme.refresh(path, tmp_path / "figures", bench)  # idempotent
+    payload = json.loads((tmp_path / "figures" / "01_demo" / "results.json").read_text())
+    payload["provenance"]["git_dirty"] = True
+    (tmp_path / "figures" / "01_demo" / "results.json").write_text(json.dumps(payload))
+    assert "commit abcdef1 with uncommitted changes," in readme.measured_block(tmp_path / "figures", tmp_path)
 
 
 def test_missing_block_is_a_clear_error(tmp_path):

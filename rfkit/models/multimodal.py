@@ -51,8 +51,9 @@ def resolve_config(config: Mapping[str, Any]) -> dict[str, Any]:
 class MultimodalGCN(nn.Module):
     """ID graph embeddings (RF target) + kNN-smoothed modality embeddings (RF conditions).
 
-    ``last_rf_losses`` holds the losses of the latest RF training step and ``last_rf_skipped``
-    whether the generator skipped that step as non-finite. ``timings`` adds up the wall time of
+    ``last_rf_losses`` holds the losses of the latest RF training step, ``last_rf_skipped``
+    whether the generator skipped that step as non-finite, and ``rf_steps_taken`` counts the steps
+    (with ``rf_step_every`` > 1 most training passes take none). ``timings`` adds up the wall time of
     training passes by part (``host_encode``: the ID and modality encoders; ``rf_step``,
     ``rf_generate``, ``rf_mix``: the RF calls) and ``rf_seconds`` is the RF parts' sum, for the
     trainer's history and the overhead profile. Config key ``device`` ("cpu", "cuda", "cuda:N",
@@ -94,6 +95,7 @@ class MultimodalGCN(nn.Module):
                 torch.empty(features.shape[1], d), generator=generator))
         self.last_rf_losses: dict[str, float] = {}
         self.last_rf_skipped = False
+        self.rf_steps_taken = 0
         self.timings = dict.fromkeys(self.TIMED_PARTS, 0.0)
 
         if cfg["use_rf"]:
@@ -143,6 +145,7 @@ class MultimodalGCN(nn.Module):
                     user_prior=self.user_prior(conditions).detach())
                 self.last_rf_skipped = losses.pop("skipped")
                 self.last_rf_losses = losses
+                self.rf_steps_taken += 1
         if rf.in_warmup():
             # mix_embeddings would return the target unchanged: skip the generation it discards.
             return target
