@@ -106,7 +106,7 @@ def run_accuracy(dataset: Dataset, seeds: int, workers: int, epochs: int | None,
     print(f"recommended - spec-literal, {METRIC}: {describe(recommended)}; "
           f"target lower end > {TARGET_LOW}: {'met' if met else 'NOT met'}")
     shown = ["variant", "baseline_mean", "treatment_mean", "delta", "ci_low", "ci_high", "n_seeds", "verdict"]
-    verdict = (f"recommended - spec-literal, test {METRIC} over {seeds} seeds: {describe(recommended)}; "
+    verdict = (f"recommended - spec-literal, {METRIC} over {seeds} seeds: {describe(recommended)}; "
                f"target lower end > {TARGET_LOW}: {'met' if met else 'NOT met'}")
     return {"title": "RF overhead benchmark, accuracy: recommended vs spec-literal (paired over seeds)",
             "seeds": seeds, "training": options, "metric": METRIC, "target_ci_low_above": TARGET_LOW,

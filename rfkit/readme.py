@@ -91,6 +91,13 @@ def _benchmark_entries(files: Sequence[Path]) -> list[tuple[Path, dict[str, Any]
     return entries
 
 
+def _machine_line(machine: Any) -> str:
+    """A result's machine: a string as it is, a mapping (CPU, native bf16, torch, ...) as "key value, ..."."""
+    if isinstance(machine, Mapping):
+        return ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in machine.items())
+    return str(machine)
+
+
 def benchmarks_block(results_dir: str | Path) -> str:
     """Markdown of every benchmark result file: title, machine line, table(s), notes."""
     files = sorted(Path(results_dir).glob("*.json"))
@@ -99,7 +106,7 @@ def benchmarks_block(results_dir: str | Path) -> str:
     lines = []
     for path, bench in _benchmark_entries(files):
         lines += [f"**{bench.get('title', path.stem)}** (`{path.parent.name}/{path.name}`)", "",
-                  f"Machine: {bench.get('machine', 'unknown')}", ""]
+                  f"Machine: {_machine_line(bench.get('machine', 'unknown'))}", ""]
         tables = bench.get("tables") or {"": bench.get("table", [])}
         for caption, rows in tables.items():
             if caption:

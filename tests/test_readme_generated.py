@@ -36,7 +36,8 @@ def test_refresh_rewrites_only_the_blocks(tmp_path):
     (bench / "overhead.json").write_text(json.dumps({
         "timing": {"title": "RF overhead", "machine": "2 cores, AVX2", "table": [{"variant": "backbone", "s/epoch": 1.9}],
                    "notes": ["RF adds 15%."]},
-        "accuracy": {"title": "RF accuracy", "machine": "2 cores, AVX2", "table": [], "notes": ["met"]}}))
+        "accuracy": {"title": "RF accuracy", "machine": {"cpu": "Some CPU", "native_bf16": False}, "table": [],
+                     "notes": ["met"]}}))
     path = tmp_path / "README.md"
     markers = "\n".join(f"{readme._marker(n)}\nold {n}\n{readme._marker(n, end=True)}" for n in readme.BLOCKS)
     path.write_text(f"# title\nhand-written prose\n{markers}\ntail\n")
@@ -48,6 +49,7 @@ def test_refresh_rewrites_only_the_blocks(tmp_path):
     assert "1.5 min; commit abcdef1, Some CPU, torch 2.13.0, device cpu" in blocks["measured"]
     assert "![01_demo](figures/01_demo/curve.png)" in blocks["measured"]
     assert "Machine: 2 cores, AVX2" in blocks["benchmarks"] and "| backbone | 1.9 |" in blocks["benchmarks"]
+    assert "Machine: cpu Some CPU, native bf16 False" in blocks["benchmarks"]
     assert "**RF overhead**" in blocks["benchmarks"] and "**RF accuracy**" in blocks["benchmarks"]  # one per section
     assert not readme.refresh(path, tmp_path / "figures", bench)  # idempotent
     payload = json.loads((tmp_path / "figures" / "01_demo" / "results.json").read_text())
