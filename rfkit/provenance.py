@@ -35,9 +35,16 @@ def git_commit() -> str:
     return _git("rev-parse", "HEAD") or UNKNOWN
 
 
+# What the kit writes itself while a report runs (full-run results, the README's generated blocks,
+# benchmark results): a change there is not a change of the code that produced a result.
+OUTPUTS = ("figures", "README.md", "benchmarks/results")
+
+
 def git_dirty() -> bool | None:
-    """Whether tracked files differ from that commit (None outside a checkout)."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    """Whether tracked files other than the kit's own `OUTPUTS` differ from that commit (None
+    outside a checkout)."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                  *(f":(exclude){path}" for path in OUTPUTS))
     return None if status is None else bool(status)
 
 

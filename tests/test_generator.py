@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from rfkit import RFEmbeddingGenerator, straightness
 from rfkit.generator import integrate
+from rfkit.generator.generator import CHUNK_ROWS
 from rfkit.generator.objective import cosine_gradient, interpolate, prior_guidance
 
 SPEC_DEFAULTS = {
@@ -160,6 +161,17 @@ def test_generation_is_deterministic_and_chunk_invariant():
     gen.chunk_size = 7
     torch.testing.assert_close(gen.generate([c], generator=torch.Generator().manual_seed(3)), a)
     assert not torch.equal(gen.generate([c], generator=torch.Generator().manual_seed(4)), a)
+
+
+def test_chunk_rows_follow_the_device_unless_set():
+    gen = make_gen()
+    assert gen.chunk_size is None
+    assert gen.chunk_rows(torch.device("cpu")) == CHUNK_ROWS["cpu"] == 8192
+    assert gen.chunk_rows(torch.device("cuda", 0)) == CHUNK_ROWS["cuda"] > CHUNK_ROWS["cpu"]
+    gen.chunk_size = 7
+    assert gen.chunk_rows(torch.device("cuda")) == 7  # an explicit size wins everywhere
+    with pytest.raises(ValueError, match="chunk_size"):
+        RFEmbeddingGenerator(4, chunk_size=0)
 
 
 def test_tiny_conditional_problem_is_learned():

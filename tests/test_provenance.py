@@ -67,6 +67,25 @@ def test_provenance_of_this_checkout():
     json.dumps(facts)  # JSON-ready
 
 
+def test_dirty_means_code_changed_not_the_kits_own_outputs(tmp_path, monkeypatch):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "figures").mkdir()
+    for name in ("code.py", "README.md", "figures/results.json"):
+        (tmp_path / name).write_text("v1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    monkeypatch.setattr(prov, "REPO", tmp_path)
+    assert prov.git_dirty() is False
+    (tmp_path / "README.md").write_text("v2\n")  # what a report rewrites while it runs
+    (tmp_path / "figures" / "results.json").write_text("v2\n")
+    assert prov.git_dirty() is False
+    (tmp_path / "code.py").write_text("v2\n")
+    assert prov.git_dirty() is True
+
+
 def test_outside_a_checkout_the_commit_is_unknown(tmp_path, monkeypatch):
     monkeypatch.setattr(prov, "REPO", tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))

@@ -25,13 +25,20 @@ DIVERGENCE_ADVICE = ("lower rf_lr, use rf_warmup_epochs (the spec's advice for e
                      "or set rf_max_grad_norm (gradient clipping)")
 
 
+# Rows per ODE block of generate() when chunk_size is None, by device type. Measured on an H100:
+# 8192-row blocks ran at 0.4x the plain whole-table loop, 262,144-row blocks at 1.0x (launch- and
+# copy-bound below that); a CPU keeps 8192, where the blocks stay in cache.
+CHUNK_ROWS = {"cpu": 8192, "cuda": 262_144}
+
+
 class RFEmbeddingGenerator(nn.Module):
     """Learns to generate target embeddings from noise, conditioned on side information.
 
     The 15 documented parameters keep the spec's names, defaults and meaning. Beyond the spec:
     `condition_dim` builds the velocity net eagerly (otherwise it is built on first use, on the
     inputs' device and dtype), `gradient_checkpointing` trades compute for activation memory in
-    training, `chunk_size` bounds the rows integrated at once in `generate`, and
+    training, `chunk_size` bounds the rows integrated at once in `generate` (None: by device,
+    see `CHUNK_ROWS`), and
     `max_contrast_rows` bounds the contrastive term's memory (rows are subsampled above it), and
     `max_train_rows` (None: all rows, as the spec does) trains each step on a random subset of at
     most that many rows, which bounds the cost of a step on large tables. With
@@ -70,7 +77,7 @@ class RFEmbeddingGenerator(nn.Module):
         *,
         condition_dim: int | None = None,
         gradient_checkpointing: bool = False,
-        chunk_size: int = 8192,
+        chunk_size: int | None = None,
         max_contrast_rows: int = 1024,
         max_train_rows: int | None = None,
         normalize_targets: bool = True,
@@ -97,7 +104,8 @@ class RFEmbeddingGenerator(nn.Module):
         check_number("train_mix_ratio", train_mix_ratio, low=0, high=1)
         check_number("inference_mix_ratio", inference_mix_ratio, low=0, high=1)
         check_number("contrast_temp", contrast_temp, low=0, low_open=True)
-        check_number("chunk_size", chunk_size, low=1, integer=True)
+        if chunk_size is not None:
+            check_number("chunk_size", chunk_size, low=1, integer=True)
         check_number("max_contrast_rows", max_contrast_rows, low=2, integer=True)
         if max_train_rows is not None:
             check_number("max_train_rows", max_train_rows, low=2, integer=True)
@@ -363,6 +371,13 @@ class RFEmbeddingGenerator(nn.Module):
         return value
 
     # ------------------------------------------------------------------ generation
+    def chunk_rows(self, device: torch.device) -> int:
+        """Rows per ODE block of `generate` on `device`: ``chunk_size``, or when it is None the
+        device's `CHUNK_ROWS` (a CPU wants blocks that stay in cache, a GPU blocks that fill it)."""
+        if self.chunk_size is not None:
+            return self.chunk_size
+        return CHUNK_ROWS.get(torch.device(device).type, CHUNK_ROWS["cpu"])
+
     @torch.no_grad()
     def generate(
         self,
@@ -378,7 +393,7 @@ class RFEmbeddingGenerator(nn.Module):
     ) -> Tensor | tuple[Tensor, Tensor]:
         """Integrate the learned ODE from noise (t=0) to embeddings (t=1); no autograd graph.
 
-        Rows go through the solver in chunks of `chunk_size`, so memory beyond the output stays
+        Rows go through the solver in chunks of `chunk_rows(device)`, so memory beyond the output stays
         bounded. Dropout is never applied here. Noise is N(0, I) in flow units; the output and the
         trajectory are in target units (multiplied by `scale()`).
 
@@ -426,8 +441,9 @@ class RFEmbeddingGenerator(nn.Module):
         # Conditions are concatenated per chunk, never for all rows at once, to bound memory.
         bf16 = self.uses_bf16(x.device) if bf16 is None else bf16
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=bf16):
-            for start in range(0, rows, self.chunk_size):
-                block = slice(start, start + self.chunk_size)
+            chunk = self.chunk_rows(x.device)
+            for start in range(0, rows, chunk):
+                block = slice(start, start + chunk)
                 velocity = self.net.frozen(torch.cat([c[block] for c in conds], dim=1))
                 if user_prior is not None:
                     velocity = _with_prior(velocity, user_prior[block], self.user_guidance_scale,

@@ -89,7 +89,7 @@ class RegressionEmbeddingGenerator(RFEmbeddingGenerator):
         Deterministic: ``n_steps``, ``start_noise``, ``generator``, ``solver`` and ``user_prior``
         are accepted so that callers of the flow work unchanged, and ignored. A regressor has no
         trajectory, so ``return_trajectory=True`` is a ValueError. ``bf16`` runs the net under
-        bfloat16 autocast; rows go through in chunks of ``chunk_size``.
+        bfloat16 autocast; rows go through in chunks of ``chunk_rows(device)``.
         """
         if return_trajectory:
             raise ValueError("return_trajectory: a regression generator has no trajectory")
@@ -100,8 +100,9 @@ class RegressionEmbeddingGenerator(RFEmbeddingGenerator):
         try:
             with torch.autocast(device_type=conds[0].device.type, dtype=torch.bfloat16,
                                 enabled=bf16):
-                blocks = [self.net(torch.cat([c[start:start + self.chunk_size] for c in conds], 1))
-                          for start in range(0, conds[0].shape[0], self.chunk_size)]
+                chunk = self.chunk_rows(conds[0].device)
+                blocks = [self.net(torch.cat([c[start:start + chunk] for c in conds], 1))
+                          for start in range(0, conds[0].shape[0], chunk)]
         finally:
             self.net.train(was_training)
         return torch.cat(blocks).to(self.net.c_in.weight.dtype) * self.scale()

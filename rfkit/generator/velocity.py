@@ -73,7 +73,8 @@ class FrozenVelocity:
 
     def _time_code(self, t: float) -> Tensor:
         if t not in self._t_code:
-            tt = torch.tensor([t], device=self.c_code.device, dtype=self.c_code.dtype)
+            # filled on the device: torch.tensor([t], device=cuda) would copy from the host each time
+            tt = torch.full((1,), t, device=self.c_code.device, dtype=self.c_code.dtype)
             self._t_code[t] = self.net.t_in(time_features(tt))[0]
         return self._t_code[t]
 
