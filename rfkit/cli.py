@@ -24,6 +24,7 @@ from rfkit import config, readme
 from rfkit.cold import evaluate_cold_methods
 from rfkit.data import Dataset, cold_start, load
 from rfkit.device import describe_devices, resolve_device
+from rfkit.generator import GeneratorHealth
 from rfkit.models import MultimodalGCN
 from rfkit.provenance import provenance
 from rfkit.train import TrainingDiverged, train
@@ -129,6 +130,9 @@ def compare_rf(models: Mapping[str, MultimodalGCN], dataset: Dataset, epochs: in
                          "seconds": time.perf_counter() - start,
                          "valid": result.best_valid, "test": result.test_at_best,
                          "history": json.loads(result.history.to_json(orient="records"))}
+        if hasattr(model, "rf_generator"):
+            outcome[name]["rf_steps_taken"] = model.rf_steps_taken
+            outcome[name]["generator_health"] = model.generator_health().record()
         if failure is not None:
             break  # the comparison is incomplete; what was measured is still reported
     return outcome
@@ -188,10 +192,15 @@ def _train(args: argparse.Namespace) -> int:
         print(f"seconds per epoch over the {overhead['epochs']} epoch(s) after the {warmup}-epoch RF warmup: "
               f"backbone {overhead['backbone_s_per_epoch']:.3f}, with RF {overhead['rf_s_per_epoch']:.3f} "
               f"(RF adds {overhead['overhead']:+.1%})")
+    health = {name: run["generator_health"] for name, run in outcome.items() if "generator_health" in run}
+    for name, record in health.items():
+        print(f"{name} {GeneratorHealth.from_record(record).sentence()}; "
+              f"{outcome[name]['rf_steps_taken']} RF optimizer steps")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": settings, "epochs": args.epochs,
                    "seed": seed, "models": outcome, "epoch_overhead": overhead,
+                   "generator_health": health.get("MultimodalGCN+RF"),
                    "provenance": provenance(device=str(device), config=settings)}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics and history: {args.json}")

@@ -39,14 +39,28 @@ class RunFailure:
 
 
 def run_summary(model: MultimodalGCN, result: TrainResult, dataset: Dataset | None = None) -> dict[str, Any]:
-    """One record of a finished run: best and last epochs, time, and the metrics at the best
-    validation epoch (``valid_*``, ``test_*``)."""
+    """One record of a finished run: best and last epochs, time, the metrics at the best
+    validation epoch (``valid_*``, ``test_*``) and, with a generator, `generator_columns`."""
     history = result.history
     return {"best_epoch": result.best_epoch, "epochs_run": len(history),
             "train_seconds": float(history["seconds"].sum()),
             "rf_seconds": float(history["rf_seconds"].sum()),
             **{f"valid_{k}": v for k, v in result.best_valid.items()},
-            **{f"test_{k}": v for k, v in result.test_at_best.items()}}
+            **{f"test_{k}": v for k, v in result.test_at_best.items()},
+            **generator_columns(model)}
+
+
+HEALTH_PREFIX = "health_"
+
+
+def generator_columns(model: MultimodalGCN) -> dict[str, Any]:
+    """``rf_steps_taken`` and the generator's health (`MultimodalGCN.generator_health`, each field
+    prefixed ``health_``) of a model with a generator, as trained (after `train`: its best
+    validated state); empty for the backbone."""
+    if not hasattr(model, "rf_generator"):
+        return {}
+    record = model.generator_health().record()
+    return {"rf_steps_taken": model.rf_steps_taken, **{HEALTH_PREFIX + k: v for k, v in record.items()}}
 
 
 def train_one(config: Mapping[str, Any], seed: int, dataset: Dataset, train_options: Mapping[str, Any],

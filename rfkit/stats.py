@@ -4,7 +4,9 @@ Two variants trained with the same seed share their initialisation, their BPR ba
 split, so the per-seed difference isolates the change. Its mean over seeds comes with a Student-t
 confidence interval; the difference is *beyond noise* when the interval excludes zero. With many
 such verdicts, about ``(1 - level) * n`` of them exceed noise by chance alone: `chance_exceedances`
-says how many, and notebooks print it next to their verdicts.
+says how many, and notebooks print it next to their verdicts. A "within noise" verdict also
+carries the smallest difference the comparison could have detected (`detectable_effect`: 80%
+power at the same level), so a reader can tell "no effect" from "too few seeds".
 """
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 LEVEL = 0.95
+POWER = 0.8
 VERDICTS = ("better", "worse", "within noise", "one seed")
 
 
@@ -29,10 +32,43 @@ def interval(differences: Sequence[float], level: float = LEVEL) -> dict[str, fl
         raise ValueError(f"level must be in (0, 1), got {level}")
     mean, n = float(values.mean()), len(values)
     if n < 2:
-        return {"delta": mean, "delta_std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"), "n_seeds": n}
+        return {"delta": mean, "delta_std": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
+                "n_seeds": n, "detectable": float("nan")}
     std = float(values.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * std / np.sqrt(n)
-    return {"delta": mean, "delta_std": std, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": n}
+    return {"delta": mean, "delta_std": std, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": n,
+            "detectable": detectable_effect(std, n, level)}
+
+
+def detectable_effect(std: float, n: int, level: float = LEVEL, power: float = POWER) -> float:
+    """The smallest true mean difference that a two-sided paired t-test on `n` differences with
+    standard deviation `std` detects with probability `power` at confidence `level`.
+
+    Exact for normal differences: the test statistic follows a noncentral t with n - 1 degrees
+    of freedom and noncentrality effect * sqrt(n) / std. 0 when `std` is 0; NaN below 2 values.
+
+    Example:
+        >>> round(detectable_effect(0.01, 5), 4)  # five seeds, paired spread 0.01
+        0.0159
+    """
+    if n < 2 or not np.isfinite(std):
+        return float("nan")
+    if std < 0 or not 0 < power < 1:
+        raise ValueError(f"std must be >= 0 and power in (0, 1), got std={std}, power={power}")
+    if std == 0:
+        return 0.0
+    df, critical = n - 1, float(stats.t.ppf(0.5 + level / 2, n - 1))
+
+    def shortfall(noncentrality: float) -> float:
+        # the far tail is negligible, and scipy's nct returns NaN for it at large noncentrality
+        far = float(np.nan_to_num(stats.nct.cdf(-critical, df, noncentrality)))
+        return float(stats.nct.sf(critical, df, noncentrality)) + far - power
+
+    high = critical + 4.0  # power(high) > 0.8 except for a handful of values; widen until it is
+    while shortfall(high) < 0:
+        high *= 2
+    noncentrality = optimize.brentq(shortfall, 0.0, high)
+    return noncentrality * std / np.sqrt(n)
 
 
 def verdict(ci_low: float, ci_high: float, higher_is_better: bool = True) -> str:
@@ -53,7 +89,8 @@ def paired_differences(table: pd.DataFrame, metric: str, baseline: str, treatmen
 
     One row per (group, treatment): ``baseline_mean``, ``treatment_mean``, ``delta`` (mean of the
     per-seed differences), ``delta_std``, ``ci_low`` / ``ci_high`` (the `level` t-interval),
-    ``n_seeds``, ``relative`` (delta / baseline mean), ``beyond_noise`` and ``verdict``. Only
+    ``n_seeds``, ``detectable`` (`detectable_effect`), ``relative`` (delta / baseline mean),
+    ``beyond_noise`` and ``verdict``. Only
     seeds run with both variants count; rows whose metric is missing (e.g. a failed run) are left out.
     """
     by = list(by)
@@ -96,10 +133,15 @@ def chance_exceedances(n_comparisons: int, level: float = LEVEL) -> float:
 
 
 def describe(row: pd.Series | dict, digits: int = 4) -> str:
-    """"+0.0123 [+0.0040, +0.0206] (better)": a difference, its interval and verdict, for prose."""
+    """"+0.0123 [+0.0040, +0.0206] (better)": a difference, its interval and verdict, for prose; a
+    "within noise" one adds what it could have detected (`detectable_effect`)."""
     if row["verdict"] == "one seed":
         return f"{row['delta']:+.{digits}f} (one seed, no interval)"
-    return f"{row['delta']:+.{digits}f} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}] ({row['verdict']})"
+    text = f"{row['delta']:+.{digits}f} [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}] ({row['verdict']}"
+    detectable = row.get("detectable", float("nan"))
+    if row["verdict"] == "within noise" and np.isfinite(detectable):
+        text += f"; could have detected differences of {detectable:.{digits}f} or more"
+    return text + ")"
 
 
 def mean_and_spread(table: pd.DataFrame, by: str | Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:

@@ -247,7 +247,7 @@ def test_regression_interface_matches_the_flow():
     torch.manual_seed(0)
     gen = make_generator({"rf_generator": "regression", "rf_hidden_dim": 16, "rf_warmup_epochs": 1,
                           "rf_sampling_steps": 7, "rf_mix_ratio": 0.25}, 4)
-    assert type(gen) is RegressionEmbeddingGenerator and set(GENERATORS) == {"flow", "regression"}
+    assert type(gen) is RegressionEmbeddingGenerator and set(GENERATORS) == {"flow", "regression", "noise"}
     assert type(make_generator({"rf_hidden_dim": 16}, 4)) is RFEmbeddingGenerator
     conditions = [torch.randn(10, 3)]
     gen.compute_loss_and_step(torch.randn(10, 4), conditions, user_prior=torch.randn(10, 4))

@@ -576,14 +576,16 @@ def test_divergence_keys_come_from_config():
 
 
 def test_portable_randomness_draws_what_the_plain_cpu_calls_draw():
-    """On the CPU the device-independent draws equal torch's own, so CPU results are unchanged;
-    on another device the same values arrive (drawn on the CPU, then moved)."""
+    """On the CPU the device-independent draws equal torch's own (dropout: a uniform draw against
+    p), so CPU results are unchanged; on another device the same values arrive (drawn on the CPU,
+    then moved)."""
     from rfkit.generator.randomness import PortableDropout, rand, randn, randperm
     x = torch.ones(64, 32)
     for draw, plain in ((lambda: randn((64, 32), x), lambda: torch.randn_like(x)),
                         (lambda: rand((64,), x), lambda: torch.rand(64)),
                         (lambda: randperm(50, x.device), lambda: torch.randperm(50)),
-                        (lambda: PortableDropout(0.3).train()(x), lambda: torch.nn.Dropout(0.3).train()(x))):
+                        (lambda: PortableDropout(0.3).train()(x),
+                         lambda: (torch.rand(64, 32) >= 0.3).float() / 0.7)):
         torch.manual_seed(7)
         ours = draw()
         torch.manual_seed(7)

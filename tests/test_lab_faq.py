@@ -60,7 +60,9 @@ def test_instability_statement_without_divergence_and_bad_input():
 def effects_row(parameter, value, seed, cl_loss, is_kit=False, contrast_weight=1.0, rf_loss=1.5):
     return {"parameter": parameter, "value": value, "seed": seed, "status": "ok", "is_kit": is_kit,
             "variant": EXAMPLE if is_kit else f"{parameter}={value:g}", "cl_loss": cl_loss, "rf_loss": rf_loss,
-            "rf_loss_first": 2.0, "contrast_rows": 100, "contrast_weight": contrast_weight}
+            "rf_loss_first": 2.0, "rf_loss_zero": 2.0, "cl_loss_zero": 0.7 * math.log(100), "contrast_rows": 100,
+            "contrast_weight": contrast_weight, "health_verdict": "learned" if seed else "not learned",
+            "health_one_step_cosine": 0.3, "health_ridge_cosine": 0.4}
 
 
 def test_contrastive_statement_reads_cl_loss_against_chance():
@@ -83,8 +85,12 @@ def test_contrastive_statement_reads_cl_loss_against_chance():
     assert numbers["healthy_share"] == pytest.approx([0.5, 0.6])  # not the worse 98%, not temperature 0.05
     assert "between 50% and 60% of chance" in sentences[1]
     assert "near chance (at least 95%): hidden_dim 32" in sentences[1]
-    assert sentences[2] == "The RF loss fell from the first to the last epoch in 9 of 12 runs."
-    assert sentences[3].startswith("cl_loss depends on contrast_temp") and "0.05: 0.46, 0.2: 2.30" in sentences[3]
+    # against the zero-velocity level (70% of chance here), not chance: the kit's 50% is below it
+    assert "(v = 0) already scores cl_loss 3.22 (70% of chance)" in sentences[2] and "ends below that level" in sentences[2]
+    assert numbers["kit_cl_below_zero_velocity"] and numbers["kit_cl_loss_zero_velocity"] == pytest.approx(0.7 * chance)
+    assert numbers["rf_loss_below_zero_velocity"] == [9, 12]  # hidden_dim 32 ends at 2.5, above v = 0's 2.0
+    assert "learned in 2 of 3 seeds" in sentences[3]
+    assert sentences[4].startswith("cl_loss depends on contrast_temp") and "0.05: 0.46, 0.2: 2.30" in sentences[4]
 
 
 def rescored(shift: dict[int, float]) -> pd.DataFrame:

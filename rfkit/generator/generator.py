@@ -264,21 +264,22 @@ class RFEmbeddingGenerator(nn.Module):
             x0 = check_tensor("fixed_noise", fixed_noise).detach()
             check_rows("fixed_noise", x0, rows, self.embedding_dim)
             x0 = self._same_place("fixed_noise", x0)
-        else:
-            x0 = random.randn(x1.shape, x1)
         # The scale is committed only if the step succeeds; fixed couplings keep the current one.
         tracked = self.normalize_targets and fixed_noise is None
         rms = self._tracked_rms(x1) if tracked else self.target_rms
+        # Rows are sampled before anything per row is computed, so a step costs its rows only.
+        if self.max_train_rows is not None and rows > self.max_train_rows:
+            keep = random.randperm(rows, x1.device)[: self.max_train_rows]
+            x1, c = x1[keep], c[keep]
+            x0 = None if fixed_noise is None else x0[keep]
+            user_prior = None if user_prior is None else user_prior[keep]
+            rows = self.max_train_rows
         if self.normalize_targets:
             scale = self._scale_of(rms)
             x1 = x1 / scale
             user_prior = None if user_prior is None else user_prior / scale
-
-        if self.max_train_rows is not None and rows > self.max_train_rows:
-            keep = random.randperm(rows, x1.device)[: self.max_train_rows]
-            x0, x1, c = x0[keep], x1[keep], c[keep]
-            user_prior = None if user_prior is None else user_prior[keep]
-            rows = self.max_train_rows
+        if fixed_noise is None:
+            x0 = random.randn(x1.shape, x1)
         t = random.rand((rows,), x1)
         self.net.train()
         return self._step(self.loss_terms(x0, x1, t, c, user_prior), rms)
@@ -353,8 +354,10 @@ class RFEmbeddingGenerator(nn.Module):
         rf_loss = torch.mean((v - v_target) ** 2)
         if self.contrast_weight > 0:
             x1_hat = x_t + (1 - t)[:, None] * v
-            rows = random.randperm(len(x1), x1.device)[: self.max_contrast_rows]
-            cl_loss = info_nce(x1_hat[rows], x1[rows], self.contrast_temp)
+            if len(x1) > self.max_contrast_rows:
+                rows = random.randperm(len(x1), x1.device)[: self.max_contrast_rows]
+                x1_hat, x1 = x1_hat[rows], x1[rows]
+            cl_loss = info_nce(x1_hat, x1, self.contrast_temp)
         else:
             cl_loss = torch.zeros((), device=x1.device, dtype=x1.dtype)
         return {"rf_loss": rf_loss, "cl_loss": cl_loss, "total_loss": rf_loss + self.contrast_weight * cl_loss}

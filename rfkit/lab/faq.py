@@ -108,8 +108,10 @@ def contrastive_statement(effects: pd.DataFrame, deltas: pd.DataFrame) -> tuple[
     n, chance = int(example["contrast_rows"].iloc[0]), float(example["chance"].iloc[0])
     healthy = same_temp[same_temp["verdict"] != "worse"]
     near = settings[settings["share"] >= NEAR_CHANCE]
-    falling = runs.drop_duplicates(["variant", "seed"]).dropna(subset=["rf_loss_first", "rf_loss"])
-    fell = int((falling["rf_loss"] < falling["rf_loss_first"]).sum())
+    falling = runs.drop_duplicates(["variant", "seed"]).dropna(subset=["rf_loss_zero", "rf_loss"])
+    fell = int((falling["rf_loss"] < falling["rf_loss_zero"]).sum())
+    zero_cl, zero_rf = float(example["cl_loss_zero"].mean()), float(example["rf_loss_zero"].mean())
+    below_zero = example["cl_loss"].mean() < zero_cl
     sentences = [
         f"The contrastive term asks each generated endpoint to pick its own target out of n = {n} rows, so a "
         f"guess scores ln(n) = {chance:.2f}. The kit's config ends training at cl_loss "
@@ -122,7 +124,18 @@ def contrastive_statement(effects: pd.DataFrame, deltas: pd.DataFrame) -> tuple[
         f"{healthy['cl_loss'].min():.2f} to {healthy['cl_loss'].max():.2f}); "
         + (f"near chance (at least {NEAR_CHANCE:.0%}): {listing([value_label(*k) for k in near.index])}."
            if len(near) else f"no setting ended near chance (at least {NEAR_CHANCE:.0%})."),
-        f"The RF loss fell from the first to the last epoch in {fell} of {len(falling)} runs.",
+        f"But chance is the wrong yardstick: the endpoint x_t + (1 - t) v holds t * x1, so a net that learned "
+        f"nothing (v = 0) already scores cl_loss {zero_cl:.2f} ({zero_cl / chance:.0%} of chance) on the same rows. "
+        f"The kit's config ends {'below' if below_zero else 'NOT below'} that level "
+        f"({example['cl_loss'].mean():.2f}): "
+        + ("the velocity, not the interpolation, carries information about the targets." if below_zero
+           else "its contrastive score comes from the interpolation, not from what the net learned."),
+        f"The RF loss ended below the zero-velocity level (v = 0: {zero_rf:.2f} for the kit's config, about "
+        f"2 in units of the targets' RMS) in {fell} of {len(falling)} runs; the kit's config ends at "
+        f"{example['rf_loss'].mean():.2f}, its generator learned in "
+        f"{int((example['health_verdict'] == 'learned').sum())} of {len(example)} seeds "
+        f"(1-step cosine {example['health_one_step_cosine'].mean():.3f}, ridge "
+        f"{example['health_ridge_cosine'].mean():.3f}).",
     ]
     if "contrast_temp" in set(settings.index.get_level_values(0)):
         temps = settings.loc["contrast_temp"].sort_index()
@@ -132,7 +145,9 @@ def contrastive_statement(effects: pd.DataFrame, deltas: pd.DataFrame) -> tuple[
     numbers = {"contrast_rows": n, "chance": chance, "kit_cl_loss": float(example["cl_loss"].mean()),
                "kit_share_of_chance": float(example["share"].mean()),
                "healthy_share": [float(healthy["share"].min()), float(healthy["share"].max())],
-               "near_chance": [value_label(*k) for k in near.index], "rf_loss_fell": [fell, len(falling)]}
+               "near_chance": [value_label(*k) for k in near.index], "rf_loss_below_zero_velocity": [fell, len(falling)],
+               "kit_cl_loss_zero_velocity": zero_cl, "kit_rf_loss_zero_velocity": zero_rf,
+               "kit_cl_below_zero_velocity": bool(below_zero)}
     return sentences, numbers
 
 

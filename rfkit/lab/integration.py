@@ -16,11 +16,14 @@ import yaml
 
 from rfkit.config import BASE_KEY, available
 from rfkit.cost import ACCURACY_TOLERANCE
+from rfkit.lab.health import health_sentence, health_table
+from rfkit.runner import HEALTH_PREFIX
 from rfkit.stats import chance_exceedances, describe, paired_differences
 
 HEADLINE = "test_ndcg@20"
 TEST_METRICS = ("test_recall@10", "test_recall@20", "test_ndcg@10", "test_ndcg@20")
-DIFFERENCE_COLUMNS = ["metric", "baseline_mean", "treatment_mean", "delta", "ci_low", "ci_high", "n_seeds", "verdict"]
+DIFFERENCE_COLUMNS = ["metric", "baseline_mean", "treatment_mean", "delta", "ci_low", "ci_high", "n_seeds",
+                      "detectable", "verdict"]
 
 
 def difference_rows(differences: pd.DataFrame, columns: Sequence[str] = DIFFERENCE_COLUMNS) -> list[dict[str, Any]]:
@@ -79,15 +82,29 @@ def regression_sentence(versus_backbone: Mapping[str, Any] | pd.Series,
             f"{describe(flow_minus_regression)}: {meaning[flow_minus_regression['verdict']]}")
 
 
+def placebo_sentence(versus_backbone: Mapping[str, Any] | pd.Series, versus_placebo: pd.DataFrame,
+                     metric: str = HEADLINE) -> str:
+    """What the noise placebo says: placebo minus backbone, then RF and regression each minus
+    placebo (`versus_placebo`, indexed by variant): does a generator bring more than noise?"""
+    meaning = {"better": "more than noise of the same size", "worse": "LESS than noise of the same size",
+               "within noise": "not distinguishable from noise of the same size", "one seed": "no verdict (one seed)"}
+    rows = [f"{name} minus placebo {describe(row)}: {meaning[row['verdict']]}"
+            for name, row in versus_placebo.iterrows()]
+    return (f"Placebo (Gaussian noise at the targets' per-row scale, rf_generator: noise) minus backbone, {metric}: "
+            f"{describe(versus_backbone)}; " + "; ".join(rows) + ".")
+
+
 def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, config_matches_generator: bool,
                             warmup: Mapping[str, Any], overhead: Mapping[str, Any],
                             flow_vs_regression: pd.DataFrame | None = None,
+                            versus_placebo: pd.DataFrame | None = None,
                             headline: str = HEADLINE) -> tuple[list[str], dict[str, Any]]:
     """Notebook 01's conclusions and the record behind them.
 
     `differences`: `paired_by_metric(runs, metrics, "backbone")` with `headline` among the metrics,
     rows for variant "RF" and, optionally, "regression". `flow_vs_regression`: the same for RF
-    against baseline "regression" (needed when `differences` has regression rows). `runs`: one
+    against baseline "regression" (needed when `differences` has regression rows). `versus_placebo`:
+    RF and regression against baseline "placebo" (needed when `differences` has placebo rows). `runs`: one
     row per (variant, seed) with ``mixed_at_best``. `warmup`: ``epochs``, ``prefix_max_diff``
     (None without warmup epochs) and ``after_max_diff``. `overhead`: ``share``, ``overhead`` and
     ``epoch_time_ratio`` of `rfkit.lab.histories.rf_time_share`, and ``mixed_overhead`` (the
@@ -101,7 +118,11 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
     with_regression = "regression" in set(differences["variant"])
     if with_regression and flow_vs_regression is None:
         raise ValueError("differences has regression rows: pass flow_vs_regression (RF minus regression)")
-    compared = pd.concat([differences, flow_vs_regression]) if with_regression else differences
+    with_placebo = "placebo" in set(differences["variant"])
+    if with_placebo and versus_placebo is None:
+        raise ValueError("differences has placebo rows: pass versus_placebo (RF and regression minus placebo)")
+    compared = pd.concat([differences, *([flow_vs_regression] if with_regression else []),
+                          *([versus_placebo] if with_placebo else [])])
     n_beyond, n_compared = int(compared["beyond_noise"].sum()), len(compared)
     rf_runs = runs[runs["variant"] == "RF"]
     mixed = int(rf_runs["mixed_at_best"].sum())
@@ -122,6 +143,10 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
         *([regression_sentence(differences[differences["variant"] == "regression"].set_index("metric").loc[headline],
                                flow_vs_regression.set_index("metric").loc[headline], headline)]
           if with_regression else []),
+        *([placebo_sentence(differences[differences["variant"] == "placebo"].set_index("metric").loc[headline],
+                            versus_placebo[versus_placebo["metric"] == headline].set_index("variant"), headline)]
+          if with_placebo else []),
+        *([health_sentence(runs)] if HEALTH_PREFIX + "verdict" in runs.columns else []),
         f"{n_beyond} of {n_compared} paired comparisons on test metrics differ beyond noise; with no real "
         f"effect about {chance_exceedances(n_compared):.1f} would by chance (and these metrics move together).",
         f"{mixed} of {len(rf_runs)} RF runs were selected (best validation epoch) after the warmup, i.e. "
@@ -139,6 +164,10 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
               "overhead": {**overhead, "within_spec_claim": within_spec}}
     if with_regression:
         record["flow_vs_regression"] = difference_rows(flow_vs_regression, ["variant", *DIFFERENCE_COLUMNS])
+    if with_placebo:
+        record["versus_placebo"] = difference_rows(versus_placebo, ["variant", *DIFFERENCE_COLUMNS])
+    if HEALTH_PREFIX + "verdict" in runs.columns:
+        record["health"] = health_table(runs).reset_index().to_dict("records")
     return conclusions, record
 
 
@@ -149,14 +178,18 @@ def knob_table(runs: pd.DataFrame, timings: pd.DataFrame, literal: str = "spec-l
     `runs`: one row per (variant, seed) with `metric`; `timings`: `rfkit.cost.timing_table`
     (index: variant; ``s/epoch``, ``overhead``). Columns: s/epoch, overhead, the mean of `metric`,
     and variant minus `literal` paired by seed (delta, ci_low, ci_high, verdict), with
-    ``keeps_accuracy``: the interval's lower end is above -`tolerance`. Rows by s/epoch.
+    ``keeps_accuracy``: the interval's lower end is above -`tolerance`; with health columns in
+    `runs`, the generator's health (runs that learned, mean 1-step and ridge cosine). Rows by s/epoch.
     """
     shared = [v for v in timings.index if v in set(runs["variant"])]
     if literal not in shared:
         raise ValueError(f"literal {literal!r} must be both trained (runs) and timed (timings)")
     versus = paired_differences(runs[runs["variant"].isin(shared)], metric, literal).set_index("variant")
     table = timings.loc[shared, ["s/epoch", "overhead"]].join(runs.groupby("variant")[metric].mean())
-    table = table.join(versus[["delta", "ci_low", "ci_high", "n_seeds", "verdict"]])
+    table = table.join(versus[["delta", "ci_low", "ci_high", "n_seeds", "detectable", "verdict"]])
+    if HEALTH_PREFIX + "verdict" in runs.columns:  # what the generator learned, beside its cost
+        table = table.join(health_table(runs[runs["variant"].isin(shared)])[["learned", "one_step_cosine",
+                                                                           "ridge_cosine"]])
     table.loc[literal, ["delta", "ci_low", "ci_high", "verdict"]] = [0.0, 0.0, 0.0, "reference"]  # itself, exactly
     table.loc[literal, "n_seeds"] = int(runs["seed"][runs["variant"] == literal].nunique())
     table["keeps_accuracy"] = (table["ci_low"] > -tolerance) | (table.index == literal)
@@ -174,8 +207,11 @@ def knob_sentences(table: pd.DataFrame, literal: str = "spec-literal", backbone:
     for name, row in table.drop(index=literal).iterrows():
         kept = ("keeps accuracy" if row["keeps_accuracy"] else
                 f"not shown to keep accuracy with {int(row['n_seeds'])} seeds (the interval reaches below -{tolerance})")
+        learned = ("" if pd.isna(row.get("learned", float("nan"))) else
+                   f"; generator learned in {int(row['learned'])} of {int(row['n_seeds'])} runs (1-step cosine "
+                   f"{row['one_step_cosine']:.3f}, ridge {row['ridge_cosine']:.3f})")
         sentences.append(f"  {name}: {row['overhead']:+.0%} over the backbone, {metric} minus literal "
-                         f"{describe(row)}: {kept}.")
+                         f"{describe(row)}: {kept}{learned}.")
     keeping = table[table["keeps_accuracy"] & (table.index != backbone)]
     cheapest = keeping.index[0]
     sentences.append(f"  => the cheapest RF integration that keeps the literal accuracy: {cheapest} "

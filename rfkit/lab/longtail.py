@@ -21,7 +21,7 @@ from rfkit.data.dataset import Dataset
 from rfkit.lab.verdicts import chance_note
 from rfkit.metrics import DEFAULT_BUCKETS, bucket_metrics, popularity_buckets, topk_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.runner import RunFailure, run_jobs, train_one
+from rfkit.runner import RunFailure, generator_columns, run_jobs, train_one
 from rfkit.stats import describe, paired_differences
 from rfkit.train import TrainResult
 
@@ -69,9 +69,10 @@ def score_buckets(model: MultimodalGCN, dataset: Dataset, splits: Sequence[str] 
 
 def bucket_measure(ks: Sequence[int], model: MultimodalGCN, result: TrainResult, dataset: Dataset) -> pd.DataFrame:
     """A `rfkit.runner` measure: the `score_buckets` table at the best validation epoch, with the
-    run's best_epoch and train_seconds."""
+    run's best_epoch, train_seconds and, with a generator, its health (`generator_columns`)."""
     return score_buckets(model, dataset, ks=ks).assign(
-        best_epoch=result.best_epoch, train_seconds=float(result.history["seconds"].sum()))
+        best_epoch=result.best_epoch, train_seconds=float(result.history["seconds"].sum()),
+        **generator_columns(model))
 
 
 def compare_buckets(variants: Mapping[str, Mapping[str, Any]], seeds: Sequence[int],
@@ -110,6 +111,14 @@ def bucket_differences(table: pd.DataFrame, baseline: str, treatment: str, metri
     if rows.empty:
         raise ValueError(f"no rows for split {split!r}")
     return paired_differences(rows, metric, baseline, [treatment], by=by)
+
+
+def versus_placebo(table: pd.DataFrame, placebo: str, treatments: Sequence[str], metric: str,
+                   split: str = "test", by: Sequence[str] = ("dataset", "bucket")) -> pd.DataFrame:
+    """Each of `treatments` minus the `placebo` variant per bucket (and dataset), paired by seed;
+    a ``variant`` column names the treatment."""
+    rows = table[table["split"] == split]
+    return paired_differences(rows, metric, placebo, list(treatments), by=by)
 
 
 def delta_table(deltas: pd.DataFrame, index: str, columns: str = "bucket",
@@ -219,15 +228,39 @@ def regression_sentences(real: pd.DataFrame, sweep: pd.DataFrame, data_name: str
     return sentences, {"flow_vs_regression_real": verdicts, "flow_vs_regression_sweep": by_value}
 
 
+def placebo_sentences(real: pd.DataFrame, sweep: pd.DataFrame, data_name: str, metric: str,
+                      column: str = "informativeness") -> tuple[list[str], dict[str, Any]]:
+    """Sentences on RF and regression minus the noise placebo per bucket: `bucket_differences` rows
+    with "placebo" as baseline and a ``variant`` column naming the generator compared."""
+    sentences = []
+    for variant, rows in real.groupby("variant", sort=False):
+        sentences.append(f"{data_name}, test {metric}, {variant} minus placebo per bucket (more than noise of the "
+                         f"same size?): " + "; ".join(f"{r['bucket']}: {describe(r)}" for _, r in rows.iterrows()) + ".")
+    by_value = {}
+    for (value, variant), rows in sweep.groupby([column, "variant"], sort=True):
+        by_value.setdefault(float(value), {})[variant] = dict(zip(rows["bucket"], rows["verdict"]))
+        sentences.append(f"synthetic s={value}, {variant} minus placebo: better on {_buckets(rows, 'better')}, worse "
+                         f"on {_buckets(rows, 'worse')}; overall ({ALL}): {describe(rows.set_index('bucket').loc[ALL])}.")
+    real_verdicts = {v: dict(zip(rows["bucket"], rows["verdict"])) for v, rows in real.groupby("variant", sort=False)}
+    return sentences, {"versus_placebo_real": real_verdicts, "versus_placebo_sweep": by_value}
+
+
 def conclusions(real: pd.DataFrame, sweep: pd.DataFrame, trend: pd.DataFrame, data_name: str,
                 metric: str, real_vs_regression: pd.DataFrame,
-                sweep_vs_regression: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
+                sweep_vs_regression: pd.DataFrame, real_vs_placebo: pd.DataFrame | None = None,
+                sweep_vs_placebo: pd.DataFrame | None = None) -> tuple[list[str], dict[str, Any]]:
     """Notebook 06's conclusions: `real_conclusions`, `sweep_conclusions`, `regression_sentences`
-    (RF minus regression, ``*_vs_regression``), then how many of all these verdicts would exceed
-    noise by chance; and their flags."""
+    (RF minus regression, ``*_vs_regression``), `placebo_sentences` (RF and regression minus the
+    placebo, ``*_vs_placebo``, when given), then how many of all these verdicts would exceed noise
+    by chance; and their flags."""
     real_sentences, real_flags = real_conclusions(real, data_name, metric)
     sweep_sentences, sweep_flags = sweep_conclusions(sweep, trend, metric)
     regression_text, regression_flags = regression_sentences(real_vs_regression, sweep_vs_regression, data_name, metric)
-    tables = (real, sweep, trend, real_vs_regression, sweep_vs_regression)
-    return ([*real_sentences, *sweep_sentences, *regression_text, chance_note(*tables)],
-            {**real_flags, **sweep_flags, **regression_flags, "n_verdicts": sum(len(t) for t in tables)})
+    tables = [real, sweep, trend, real_vs_regression, sweep_vs_regression]
+    placebo_text, placebo_flags = [], {}
+    if real_vs_placebo is not None and sweep_vs_placebo is not None:
+        placebo_text, placebo_flags = placebo_sentences(real_vs_placebo, sweep_vs_placebo, data_name, metric)
+        tables += [real_vs_placebo, sweep_vs_placebo]
+    return ([*real_sentences, *sweep_sentences, *regression_text, *placebo_text, chance_note(*tables)],
+            {**real_flags, **sweep_flags, **regression_flags, **placebo_flags,
+             "n_verdicts": sum(len(t) for t in tables)})

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rfkit.lab.health import health_sentence
 from rfkit.stats import chance_exceedances, describe, paired_differences
 
 TRAIN, INFERENCE = "train ratio", "inference ratio"
@@ -243,3 +244,32 @@ def per_row_table(findings: MixRatioFindings) -> pd.DataFrame:
         f"vs scoring at the train ratio ({JUDGE_ON})": findings.per_row["versus_train_ratio"].map(text)})
     return table.drop(columns=["versus_backbone", "versus_train_ratio"]).rename(
         columns={INFERENCE: "chosen inference ratio (valid)"}).set_index(TRAIN)
+
+
+CONTROL_NAMES = {"regression": "regression", "noise": "placebo"}  # rf_generator -> variant name
+
+
+def versus_controls(sweep: pd.DataFrame, controls: pd.DataFrame, cell: tuple[float, float],
+                    metric: str = JUDGE_ON) -> tuple[pd.DataFrame, list[str]]:
+    """RF at `cell` (train ratio, inference ratio) against the controls trained and scored at the
+    same cell on the same seeds: RF and regression minus the placebo, RF minus regression.
+
+    `controls`: tidy `run_grid` output over ``rf_generator`` ("regression", "noise") at the
+    cell's train ratio, re-scored at least at its inference ratio. Returns the paired differences
+    (a ``comparison`` column names each) and the sentences that say them, health included.
+    """
+    _require(controls, metric)
+    at_cell = lambda table: table[(table[TRAIN] == cell[0]) & (table[INFERENCE] == cell[1])]  # noqa: E731
+    long = pd.concat([at_cell(sweep).assign(variant="RF"),
+                      at_cell(controls).assign(variant=at_cell(controls)["rf_generator"].map(CONTROL_NAMES))])
+    if set(long["variant"]) != {"RF", *CONTROL_NAMES.values()}:
+        raise ValueError(f"sweep and controls must both hold cell {cell} for RF, regression and placebo")
+    placebo = paired_differences(long, metric, "placebo", ["RF", "regression"])
+    flow = paired_differences(long, metric, "regression", ["RF"])
+    table = pd.concat([placebo.assign(comparison=placebo["variant"] + " - placebo"),
+                       flow.assign(comparison="RF - regression")], ignore_index=True)
+    parts = "; ".join(f"{c} {describe(r)}" for c, r in zip(table["comparison"], table.to_dict("records")))
+    runs = long.drop_duplicates(["variant", "seed"])
+    sentences = [f"Against the controls at the chosen cell (train {cell[0]}, inference {cell[1]}), {metric}: {parts}.",
+                 health_sentence(runs)]
+    return table, sentences

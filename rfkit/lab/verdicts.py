@@ -13,7 +13,7 @@ import pandas as pd
 from rfkit.stats import LEVEL, chance_exceedances
 
 DIFFERENCE_COLUMNS = ("baseline_mean", "treatment_mean", "delta", "delta_std", "ci_low", "ci_high", "n_seeds",
-                      "verdict")
+                      "detectable", "verdict")
 
 
 def _check(table: pd.DataFrame, name: str) -> None:

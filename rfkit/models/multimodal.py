@@ -23,7 +23,8 @@ from torch import nn
 
 from rfkit.data.dataset import Dataset
 from rfkit.device import resolve_device
-from rfkit.generator import Every, GenerationCache, make_generator
+from rfkit.generator import Every, GenerationCache, GeneratorHealth, health, make_generator
+from rfkit.generator.checks import check_number
 from rfkit.models.graph import bipartite_adjacency, item_knn_graph, user_item_mean
 from rfkit.models.lightgcn import LightGCN
 from rfkit.models.losses import bpr_loss, l2_penalty
@@ -101,6 +102,8 @@ class MultimodalGCN(nn.Module):
         if cfg["use_rf"]:
             self.rf_generator = make_generator(cfg, d)
             self.rf_step_due = Every(cfg.get("rf_step_every", 1), "rf_step_every")
+            self.rf_steps_per_update = cfg.get("rf_steps_per_update", 1)
+            check_number("rf_steps_per_update", self.rf_steps_per_update, low=1, integer=True)
             self.rf_cache = GenerationCache.from_config(self.rf_generator, cfg)
             rows = dataset.n_users + dataset.n_items
             self.register_buffer("rf_start_noise", torch.randn(rows, d, generator=generator),
@@ -140,12 +143,7 @@ class MultimodalGCN(nn.Module):
         rf = self.rf_generator
         if train and self.rf_step_due():
             with self._timed("rf_step", True):
-                losses = rf.compute_loss_and_step(
-                    target.detach(), [c.detach() for c in conditions],
-                    user_prior=self.user_prior(conditions).detach())
-                self.last_rf_skipped = losses.pop("skipped")
-                self.last_rf_losses = losses
-                self.rf_steps_taken += 1
+                self._rf_update(target.detach(), [c.detach() for c in conditions])
         if rf.in_warmup():
             # mix_embeddings would return the target unchanged: skip the generation it discards.
             return target
@@ -156,6 +154,33 @@ class MultimodalGCN(nn.Module):
             rf_embeds = self.rf_cache.get(conditions)
         with self._timed("rf_mix", True):
             return rf.mix_embeddings(target, rf_embeds, training=True)
+
+    def _rf_update(self, target: torch.Tensor, conditions: list[torch.Tensor]) -> None:
+        """``rf_steps_per_update`` generator steps on one batch's detached target and conditions
+        (each draws its own noise, times and rows); ``last_rf_losses`` is their mean over the
+        steps not skipped, ``last_rf_skipped`` whether every step was skipped."""
+        prior = self.user_prior(conditions)
+        steps = [self.rf_generator.compute_loss_and_step(target, conditions, user_prior=prior)
+                 for _ in range(self.rf_steps_per_update)]
+        self.rf_steps_taken += len(steps)
+        kept = [s for s in steps if not s["skipped"]]
+        self.last_rf_skipped = not kept
+        self.last_rf_losses = {k: sum(s[k] for s in kept or steps) / len(kept or steps)
+                               for k in ("rf_loss", "cl_loss", "total_loss")}
+
+    @torch.no_grad()
+    def generator_health(self, seed: int = 0) -> GeneratorHealth:
+        """`rfkit.generator.health` of the plugged-in generator on every user and item row: its
+        endpoints against the host's current ID embeddings (its targets) from the conditions."""
+        if not hasattr(self, "rf_generator"):
+            raise ValueError("generator_health needs a model built with use_rf=True")
+        was_training = self.training
+        self.eval()
+        try:
+            target = torch.cat(self.id_encoder())
+            return health(self.rf_generator, self.modality_conditions(), target, seed=seed)
+        finally:
+            self.train(was_training)
 
     @property
     def rf_seconds(self) -> float:
