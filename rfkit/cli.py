@@ -130,7 +130,7 @@ def compare_rf(models: Mapping[str, MultimodalGCN], dataset: Dataset, epochs: in
                          "seconds": time.perf_counter() - start,
                          "valid": result.best_valid, "test": result.test_at_best,
                          "history": json.loads(result.history.to_json(orient="records"))}
-        if hasattr(model, "rf_generator"):
+        if hasattr(model, "rf_generator") and failure is None:  # a diverged generator has no health to measure
             outcome[name]["rf_steps_taken"] = model.rf_steps_taken
             outcome[name]["generator_health"] = model.generator_health().record()
         if failure is not None:

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from rfkit.lab.verdicts import chance_note, difference_records
-from rfkit.stats import paired_differences
+from rfkit.stats import detectable_effect, paired_differences
 
 
 def table(verdicts):
@@ -32,7 +32,8 @@ def test_difference_records_round_trip_through_json_with_missing_intervals():
     [row] = difference_records(both, ["variant"])
     assert row["variant"] == "b" and row["delta"] == pytest.approx(0.25) and row["verdict"] == "within noise"
     assert set(row) == {"variant", "baseline_mean", "treatment_mean", "delta", "delta_std", "ci_low", "ci_high",
-                        "n_seeds", "verdict"}
+                        "n_seeds", "detectable", "verdict"}
+    assert row["detectable"] == pytest.approx(detectable_effect(row["delta_std"], 2))
     [single] = difference_records(one, ["variant"])
     assert single["ci_low"] is None and single["verdict"] == "one seed" and not math.isnan(single["delta"])
     json.dumps([row, single], allow_nan=False)

@@ -38,7 +38,7 @@ def conclude(shift, cost=COST, shared=SHARED):
 def test_each_warmup_is_judged_by_its_paired_interval(shift, verdict):
     conclusions, record = conclude(shift)
     sentences = [s for s in conclusions if s.startswith("warmup 5 minus warmup 0")]
-    assert len(sentences) == 2 and all(f"({verdict}) over 3 seeds" in s for s in sentences)
+    assert len(sentences) == 2 and all(f"({verdict}" in s and ") over 3 seeds" in s for s in sentences)
     assert all("1 of its 3 runs picked a warmup epoch as best (backbone numbers)" in s for s in sentences)
     assert [row["verdict"] for row in record["differences"]] == [verdict, verdict]
     n_beyond = 0 if verdict == "within noise" else 2

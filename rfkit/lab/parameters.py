@@ -46,7 +46,7 @@ GRID: dict[str, list[Any]] = {
     "hidden_dim": [32, 128, 256],
     "n_layers": [1, 2, 3],
     "dropout": [0.0, 0.1, 0.3],
-    "learning_rate": [1e-5, 1e-4, 1e-3, 1e-2],
+    "learning_rate": [1e-4, 1e-3, 7e-3, 3e-2],
     "sampling_steps": [2, 10, 20],
     "user_guidance_scale": [0.0, 0.2, 0.5],
     "guidance_decay_power": [0.5, 2.0, 4.0],

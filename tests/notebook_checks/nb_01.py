@@ -11,7 +11,7 @@ from rfkit.stats import chance_exceedances, paired_differences
 TEST_METRICS = ("test_recall@10", "test_recall@20", "test_ndcg@10", "test_ndcg@20")
 
 
-GENERATORS = ("RF", "regression")
+GENERATORS = ("RF", "regression", "placebo")
 
 
 def check_differences(runs: list[dict[str, Any]], recorded: list[dict[str, Any]], baseline: str) -> None:
@@ -37,13 +37,19 @@ def check_knobs(r: dict[str, Any], config_name: str, seeds: list[int]) -> None:
     assert set(knob_runs["variant"]) == {"spec-literal", *(f"knob: {k}" for k in KNOBS)}
     assert all(sorted(group) == seeds for _, group in knob_runs.groupby("variant")["seed"])
     main = pd.DataFrame(r["runs"])
-    runs = pd.concat([main[main["variant"] != "regression"].replace({"variant": {"RF": config_name}}), knob_runs])
+    main = main[main["variant"].isin(["backbone", "RF"]) & main["seed"].isin(seeds)]
+    runs = pd.concat([main.replace({"variant": {"RF": config_name}}), knob_runs])
     table = pd.DataFrame(r["knobs"]).set_index("variant")
     assert set(table.index) == set(runs["variant"])
     assert list(table["s/epoch"]) == sorted(table["s/epoch"])
     for name, row in table.iterrows():
         assert row["overhead"] == pytest.approx(row["s/epoch"] / table.loc["backbone", "s/epoch"] - 1)
         assert row["test_ndcg@20"] == pytest.approx(runs.loc[runs["variant"] == name, "test_ndcg@20"].mean())
+        verdicts = runs.loc[runs["variant"] == name, "health_verdict"]
+        if name == "backbone":  # no generator, no health
+            assert pd.isna(row["learned"]) and verdicts.isna().all()
+        else:
+            assert row["learned"] == (verdicts == "learned").sum()
         if name == "spec-literal":
             assert row["delta"] == 0.0 and row["keeps_accuracy"]
             continue
@@ -84,12 +90,28 @@ def check(payload: dict[str, Any]) -> None:
     assert [row["variant"] for row in r["differences"]] == [v for v in GENERATORS for _ in TEST_METRICS]
     check_differences(runs, r["differences"], "backbone")
     assert [row["variant"] for row in r["flow_vs_regression"]] == ["RF"] * len(TEST_METRICS)
-    check_differences([row for row in runs if row["variant"] != "backbone"], r["flow_vs_regression"], "regression")
-    compared = r["differences"] + r["flow_vs_regression"]
+    check_differences([row for row in runs if row["variant"] in ("RF", "regression")], r["flow_vs_regression"],
+                      "regression")
+    assert [row["variant"] for row in r["versus_placebo"]] == [v for v in ("RF", "regression") for _ in TEST_METRICS]
+    check_differences([row for row in runs if row["variant"] != "backbone"], r["versus_placebo"], "placebo")
+    for row in r["differences"] + r["versus_placebo"]:  # "within noise" says what it could have detected
+        assert (row["detectable"] is None) == (row["n_seeds"] < 2) and (row["detectable"] or 0) >= 0
+    compared = r["differences"] + r["flow_vs_regression"] + r["versus_placebo"]
+    # every generator run carries its health; the placebo, which learns nothing, never "learned"
+    health = {row["variant"]: row for row in r["health"]}
+    assert set(health) == set(GENERATORS) and health["placebo"]["learned"] == 0
+    for variant in GENERATORS:
+        rows = by_variant[variant]
+        assert health[variant]["runs"] == len(rows)
+        assert health[variant]["learned"] == sum(row["health_verdict"] == "learned" for row in rows)
+        assert health[variant]["one_step_cosine"] == pytest.approx(
+            sum(row["health_one_step_cosine"] for row in rows) / len(rows))
+        assert all(row["rf_steps_taken"] > 0 for row in rows)
+    assert any(c.startswith("Generator health at each run's best epoch") for c in r["conclusions"])
     headline = next(row for row in r["differences"] if row["metric"] == "test_ndcg@20" and row["variant"] == "RF")
     assert {k: r["verdict"][k] for k in headline if k != "variant"} == {k: v for k, v in headline.items() if k != "variant"}
     assert r["verdict"]["n_beyond_noise"] == sum(row["verdict"] in ("better", "worse") for row in compared)
-    assert r["verdict"]["n_comparisons"] == len(compared) == 12
+    assert r["verdict"]["n_comparisons"] == len(compared) == 24
     assert r["verdict"]["chance_exceedances"] == pytest.approx(chance_exceedances(len(compared)))
     assert r["verdict"]["rf_runs_mixed_at_best"] == sum(row["mixed_at_best"] for row in by_variant["RF"])
     o = r["overhead"]
@@ -100,5 +122,6 @@ def check(payload: dict[str, Any]) -> None:
     # The warmup identity: bit-identical losses and metrics before the warmup ends, not after.
     assert r["warmup_epochs"] >= 1 and r["warmup_prefix_seed_epochs"] == len(seeds) * r["warmup_epochs"]
     assert r["warmup_prefix_max_diff"] == 0.0 < r["after_warmup_max_diff"]
-    check_knobs(r, p["CONFIG"], seeds)
+    assert r["cost_seeds"] == seeds[:3]
+    check_knobs(r, p["CONFIG"], r["cost_seeds"])
     assert len(payload["figures"]) >= 5
