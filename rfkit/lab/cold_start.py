@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from rfkit.cold import HOSTS, evaluate_cold_methods
 from rfkit.data import Dataset, cold_start, make_synthetic
 from rfkit.lab.plots import plot_method_points
+from rfkit.lab.record import json_records
 from rfkit.stats import chance_exceedances, describe, interval, paired_differences
 
 METRICS = tuple(f"{group}_{name}@20" for group in ("cold", "warm", "all") for name in ("recall", "ndcg"))
@@ -84,12 +85,6 @@ def cold_jobs(settings: Sequence[Setting], hosts: Sequence[str], seeds: Sequence
         raise ValueError("settings and seeds must not be empty")
     return [dict(setting=setting, host=host, seed=seed, **common)
             for setting in settings for host in hosts for seed in seeds]
-
-
-def json_records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``table`` as dicts for results.json: a missing value (the informativeness of
-    real data, the interval of a single seed) becomes None."""
-    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
 
 
 def _frame(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:

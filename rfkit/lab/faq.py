@@ -17,7 +17,8 @@ import pandas as pd
 from rfkit.generator import make_generator
 from rfkit.lab.memory import CAP_ROWS, CAPPED_STEP
 from rfkit.lab.parameters import (EXAMPLE, INFERENCE, JUDGE_ON, ROW_FIELDS, budget, difference_fields, kit_value,
-                                  listing, record_rows, value_label)
+                                  listing, value_label)
+from rfkit.lab.record import json_records
 from rfkit.stats import describe, paired_differences
 
 NEAR_CHANCE = 0.95  # cl_loss at or above this share of ln(n): no contrastive signal
@@ -171,7 +172,7 @@ def inference_only_statement(rescored: pd.DataFrame, ratio: float) -> tuple[list
               "one seed": "cannot be judged on one seed"}[verdict]
     sentences.append(f"So RF used only at inference {answer} here. (The spec's answer, \"no: RF must be trained\", "
                      "concerns an untrained generator; this one trained, only its mixing waited for inference.)")
-    return sentences, {"deltas": record_rows(deltas[["inference_ratio", *ROW_FIELDS]]), "verdict": verdict}
+    return sentences, {"deltas": json_records(deltas[["inference_ratio", *ROW_FIELDS]]), "verdict": verdict}
 
 
 def train_steps_statement(runs: pd.DataFrame | None, fewer: str, same: str, train_steps: int,

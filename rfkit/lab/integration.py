@@ -17,6 +17,7 @@ import yaml
 from rfkit.config import BASE_KEY, available
 from rfkit.cost import ACCURACY_TOLERANCE
 from rfkit.lab.health import health_sentence, health_table
+from rfkit.lab.record import json_records
 from rfkit.runner import HEALTH_PREFIX
 from rfkit.stats import chance_exceedances, describe, paired_differences
 
@@ -29,8 +30,7 @@ DIFFERENCE_COLUMNS = ["metric", "baseline_mean", "treatment_mean", "delta", "ci_
 def difference_rows(differences: pd.DataFrame, columns: Sequence[str] = DIFFERENCE_COLUMNS) -> list[dict[str, Any]]:
     """The `columns` of paired-difference rows as records for results.json, NaN (no interval with
     one seed) as None."""
-    table = differences[list(columns)].astype(object)
-    return table.where(table.notna(), None).to_dict("records")
+    return json_records(differences[list(columns)])
 
 
 def config_chain_text(name: str) -> str:

@@ -26,6 +26,7 @@ from rfkit.generator.config import config_keys
 from rfkit.generator.health import zero_velocity_losses
 from rfkit.lab.flow_probes import endpoint_error, rf_inputs
 from rfkit.lab.plots import plot_parameter_effect
+from rfkit.lab.record import json_records
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.runner import RunFailure, generator_columns
@@ -309,15 +310,9 @@ def parameter_deltas(effects: pd.DataFrame, metric: str = JUDGE_ON) -> pd.DataFr
     return deltas[["parameter", *[c for c in deltas.columns if c != "parameter"]]]
 
 
-def record_rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """A table as JSON-ready records: NaN becomes None."""
-    return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-            for row in table.to_dict("records")]
-
-
 def difference_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """The recorded part of one paired difference (delta, interval, seeds, verdict); NaN becomes None."""
-    return record_rows(pd.DataFrame([{k: row[k] for k in ROW_FIELDS}]))[0]
+    return json_records(pd.DataFrame([{k: row[k] for k in ROW_FIELDS}]))[0]
 
 
 def top_parameters(deltas: pd.DataFrame, n: int, exclude: Sequence[str] = (INFERENCE,)) -> list[tuple[str, Any, float]]:

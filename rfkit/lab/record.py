@@ -34,6 +34,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def json_records(table: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as JSON-ready records: a missing value (NaN, e.g. no interval with one
+    seed, or no generator health for the backbone) becomes None, which a results file may hold."""
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
+
+
 class RunRecord:
     """Collects one notebook run's parameters, numbers and figures.
 

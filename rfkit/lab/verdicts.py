@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from rfkit.lab.record import json_records
 from rfkit.stats import LEVEL, chance_exceedances
 
 DIFFERENCE_COLUMNS = ("baseline_mean", "treatment_mean", "delta", "delta_std", "ci_low", "ci_high", "n_seeds",
@@ -46,4 +47,4 @@ def difference_records(table: pd.DataFrame, keys: tuple[str, ...] | list[str]) -
     if missing:
         raise ValueError(f"table lacks key column(s) {missing}")
     rows = table[[*keys, *[c for c in DIFFERENCE_COLUMNS if c in table.columns]]]
-    return rows.astype(object).where(rows.notna(), None).to_dict("records")
+    return json_records(rows)

@@ -94,3 +94,16 @@ def check(payload: dict[str, Any]) -> None:
     seed_rows = rows[(rows[TRAIN] == cell[0]) & (rows["seed"] == params["SEED"])]
     assert dict(zip(seed_rows[INFERENCE], seed_rows["valid_ndcg@20"])) == pytest.approx(same_seed, abs=1e-12)
     assert len(payload["figures"]) >= 3
+    # The controls: trained at the chosen train ratio on the same seeds, paired with RF at the chosen cell.
+    controls = pd.DataFrame(r["control_rows"])
+    assert set(controls["rf_generator"]) == {"regression", "noise"} and (controls[TRAIN] == cell[0]).all()
+    at_cell = lambda table: table[(table[TRAIN] == cell[0]) & (table[INFERENCE] == cell[1])]  # noqa: E731
+    long = pd.concat([at_cell(rows).assign(variant="RF"),
+                      at_cell(controls).assign(variant=at_cell(controls)["rf_generator"].map(
+                          {"regression": "regression", "noise": "placebo"}))])
+    recorded = {row["comparison"]: row for row in r["versus_controls"]}
+    assert set(recorded) == {"RF - placebo", "regression - placebo", "RF - regression"}
+    for comparison, row in recorded.items():
+        treatment, baseline = comparison.split(" - ")
+        same_difference(row, paired_differences(long, "test_ndcg@20", baseline, [treatment]).iloc[0].to_dict())
+    assert any(s.startswith("Generator health at each run's best epoch") for s in r["conclusions"])

@@ -54,7 +54,16 @@ def check(payload: dict[str, Any]) -> None:
     assert r["plane_spread_ratio"] == pytest.approx(sizes["t1"]["plane_spread"] / sizes["t0"]["plane_spread"])
     assert r["spread_ratio"] == pytest.approx(sizes["t1"]["spread"] / sizes["t0"]["spread"])
     assert all(0 < s["plane_share"] <= 1 + 1e-9 and s["plane_spread"] > 0 for s in sizes.values())
-    assert f"{r['plane_spread_ratio']:.2f}x" in r["conclusions"][0]
+    assert f"{r['plane_spread_ratio']:.2f}x" in r["conclusions"][1]
+    # The health leads the conclusions; the mean-and-variance check is arithmetic on its own numbers.
+    assert r["conclusions"][0].startswith(f"generator health: {r['generator_health']['verdict']}")
+    theory = r["mean_and_variance"]
+    assert theory["predicted_sample_mse"] == pytest.approx(theory["regression_mse"] + theory["variance"])
+    assert theory["sample_over_regression"] == pytest.approx(theory["sample_mse"] / theory["regression_mse"])
+    assert theory["regression_mse"] == r["regression_mse"] and theory["variance"] > 0
+    # one sample = its mean plus the spread: the sample MSE exceeds the sample mean's (exactly, by the variance)
+    assert theory["sample_mse"] > theory["sample_mean_mse"]
+    assert any("lands on the flow's conditional mean" in s for s in r["conclusions"])
     # The references: all zeros predicts nothing; the regression baseline, fitted in-sample, beats it.
     references = {row["reference"]: row for row in r["references"]}
     assert set(references) == {"regression", "all zeros"} and references["all zeros"]["cosine"] == 0.0

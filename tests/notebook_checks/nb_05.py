@@ -65,6 +65,11 @@ def check(payload: dict[str, Any]) -> None:
     assert f"euler {euler_ms[str(first)]:.1f} -> {euler_ms[str(last)]:.1f} ms" in text
     n_verdicts = len(r["guidance_differences"]) + len(r["sampling_differences"]) + sum(
         not row["variant"].startswith("user 0.0,") for row in r["prior_differences"])
-    assert r["n_verdicts"] == n_verdicts and f"of these {n_verdicts} verdicts" in r["conclusions"][-1]
+    assert r["n_verdicts"] == n_verdicts and f"of these {n_verdicts} verdicts" in r["conclusions"][-3]
     assert r["best_guidance_variant"] in set(grid.variant)
-    assert len(r["conclusions"]) == 12
+    assert len(r["conclusions"]) == 16  # 12 of the spec's advice, 2 health lines, 2 mean-and-variance lines
+    assert r["conclusions"][0].startswith("Generator health at each run's best epoch")
+    assert r["conclusions"][1].startswith(f"generator health: {r['generator_health']['verdict']}")
+    theory = r["mean_and_variance"]
+    assert theory["predicted_sample_mse"] == pytest.approx(theory["regression_mse"] + theory["variance"])
+    assert theory["sample_mse"] > theory["sample_mean_mse"] and theory["n_samples"] == p["N_SAMPLES"]

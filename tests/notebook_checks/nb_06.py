@@ -7,7 +7,7 @@ from rfkit.stats import paired_differences
 
 from .common import same_differences
 
-BASELINE, TREATMENT, REGRESSION = "backbone", "backbone + RF", "backbone + regression"
+BASELINE, TREATMENT, REGRESSION, PLACEBO = "backbone", "backbone + RF", "backbone + regression", "backbone + placebo"
 DIFFERENCE = ("delta", "ci_low", "ci_high", "baseline_mean", "treatment_mean")
 
 
@@ -31,7 +31,7 @@ def check(payload: dict[str, Any]) -> None:
         assert r["real_users_per_bucket"] == r["sweep_users_per_bucket"]
 
     real, sweep = pd.DataFrame(r["real_runs"]), pd.DataFrame(r["sweep_runs"])
-    assert len(real) == 3 * n_seeds * 4 and len(sweep) == 3 * n_seeds * 4 * len(values)
+    assert len(real) == 4 * n_seeds * 4 and len(sweep) == 4 * n_seeds * 4 * len(values)  # variants x seeds x buckets
     assert set(real.bucket) == set(sweep.bucket) == buckets and set(sweep.informativeness) == set(values)
     assert real[metric].between(0, 1).all() and sweep[metric].between(0, 1).all()
     same_differences(r["real_deltas"], paired_differences(real, metric, BASELINE, [TREATMENT], by=["bucket"]),
@@ -71,7 +71,14 @@ def check(payload: dict[str, Any]) -> None:
     assert r["information_claim"] == claim
     assert any(line.startswith(f"'RF helps mid and tail only when the features carry information' {claim}")
                for line in r["conclusions"])
+    # RF and regression against the placebo, per bucket, recomputed from the per-seed rows
+    same_differences(r["real_vs_placebo"], paired_differences(real, metric, PLACEBO, [TREATMENT, REGRESSION],
+                                                              by=["bucket"]), ["variant", "bucket"], DIFFERENCE)
+    same_differences(r["sweep_vs_placebo"], paired_differences(sweep, metric, PLACEBO, [TREATMENT, REGRESSION],
+                                                               by=["informativeness", "bucket"]),
+                     ["informativeness", "variant", "bucket"], DIFFERENCE)
+    assert r["conclusions"][0].startswith("Generator health at each run's best epoch")
     n_verdicts = sum(len(r[key]) for key in ("real_deltas", "sweep_deltas", "trend", "real_flow_vs_regression",
-                                             "sweep_flow_vs_regression"))
+                                             "sweep_flow_vs_regression", "real_vs_placebo", "sweep_vs_placebo"))
     assert r["n_verdicts"] == n_verdicts and f"of these {n_verdicts} verdicts" in r["conclusions"][-1]
     assert len(payload["figures"]) >= 4

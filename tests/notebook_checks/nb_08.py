@@ -69,6 +69,13 @@ def check_faq(faq: dict[str, Any], effects: pd.DataFrame, p: dict[str, Any]) -> 
     assert q4["kit_cl_loss"] == pytest.approx(example["cl_loss"].mean())
     assert q4["kit_share_of_chance"] == pytest.approx(q4["kit_cl_loss"] / q4["chance"])
     assert q4["reproduction_gap"] < 1e-9  # the retrained kit config reproduces the sweep's run
+    # losses are read against what a zero velocity scores on the same rows, not against ln(n) alone
+    assert q4["kit_cl_loss_zero_velocity"] == pytest.approx(example["cl_loss_zero"].mean())
+    assert 0 < q4["kit_cl_loss_zero_velocity"] < q4["chance"]  # x_t holds t * x1: better than a guess at v = 0
+    assert q4["kit_cl_below_zero_velocity"] == (q4["kit_cl_loss"] < q4["kit_cl_loss_zero_velocity"])
+    ok = effects[(effects["status"] == "ok") & effects["cl_loss"].notna()].drop_duplicates(["variant", "seed"])
+    fell, runs = q4["rf_loss_below_zero_velocity"]
+    assert fell == int((ok["rf_loss"] < ok["rf_loss_zero"]).sum()) and runs <= len(ok)
 
     rescored = pd.DataFrame(faq["q5"]["rescored"])
     for row in faq["q5"]["deltas"]:
