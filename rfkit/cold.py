@@ -35,7 +35,7 @@ from torch import nn
 
 from rfkit.data.cold_start import warm_items, warm_view
 from rfkit.data.dataset import Dataset
-from rfkit.generator import RFEmbeddingGenerator, make_generator
+from rfkit.generator import RFEmbeddingGenerator, health, make_generator
 from rfkit.generator.factory import GENERATOR_KEY
 from rfkit.metrics import cold_start_metrics
 from rfkit.models import LightGCN, MultimodalGCN, bipartite_adjacency
@@ -128,22 +128,40 @@ def oracle_rows(item_factors: np.ndarray, item_id: torch.Tensor, warm: np.ndarra
     return (design[cold] @ coef).to(item_id)
 
 
-def cold_rows(parts: HostEmbeddings, dataset: Dataset, config: Mapping[str, Any], seed: int,
-              generator_steps: int = 1000, samples: int = 8,
-              item_factors: np.ndarray | None = None) -> dict[str, torch.Tensor]:
-    """Method name -> the (n_cold, d) rows that replace the cold items' propagated ID rows."""
+def _item_rows(parts: HostEmbeddings, items: np.ndarray) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The ID rows and the condition rows of `items`."""
+    index = torch.from_numpy(items).to(parts.item_id.device)
+    return parts.item_id[index], [c[index] for c in parts.conditions]
+
+
+def fit_mappers(parts: HostEmbeddings, dataset: Dataset, config: Mapping[str, Any], seed: int,
+                generator_steps: int = 1000) -> dict[str, RFEmbeddingGenerator]:
+    """The content -> ID mappers of the cold-item methods, "flow" and "regression", each fitted
+    with `fit_mapper` on the warm items' rows."""
+    target, conditions = _item_rows(parts, warm_items(dataset))
+    return {kind: fit_mapper(kind, config, target, conditions, generator_steps, seed)
+            for kind in ("flow", "regression")}
+
+
+def mapper_health(parts: HostEmbeddings, dataset: Dataset,
+                  mappers: Mapping[str, RFEmbeddingGenerator]) -> dict[str, dict[str, Any]]:
+    """Each mapper's `rfkit.generator.health` on the warm items it was fitted to."""
+    target, conditions = _item_rows(parts, warm_items(dataset))
+    return {kind: health(mapper, conditions, target).record() for kind, mapper in mappers.items()}
+
+
+def cold_rows(parts: HostEmbeddings, dataset: Dataset, mappers: Mapping[str, RFEmbeddingGenerator],
+              seed: int, samples: int = 8, item_factors: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """Method name -> the (n_cold, d) rows that replace the cold items' propagated ID rows;
+    `mappers` from `fit_mappers`, `seed` seeds the flow's start noise."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise ValueError(f"samples must be a positive int, got {samples!r}")
     cold, warm = dataset.cold_items, warm_items(dataset)
-    index = {name: torch.from_numpy(ids).to(parts.item_id.device) for name, ids in
-             (("cold", cold), ("warm", warm))}
-    target = parts.item_id[index["warm"]]
-    warm_conditions = [c[index["warm"]] for c in parts.conditions]
-    cold_conditions = [c[index["cold"]] for c in parts.conditions]
-    rows = {"untrained": parts.item_id[index["cold"]]}
+    untrained, cold_conditions = _item_rows(parts, cold)
+    rows = {"untrained": untrained}
     if parts.item_extra is not None:
         rows["zero"] = torch.zeros_like(rows["untrained"])
-    flow = fit_mapper("flow", config, target, warm_conditions, generator_steps, seed)
+    flow = mappers["flow"]
 
     def noise() -> torch.Generator:  # on the CPU, so every device starts from the same noise
         return torch.Generator().manual_seed(seed)
@@ -153,15 +171,17 @@ def cold_rows(parts: HostEmbeddings, dataset: Dataset, config: Mapping[str, Any]
     draws = noise()
     rows["rf_mean"] = torch.stack([flow.generate(cold_conditions, generator=draws)
                                    for _ in range(samples)]).mean(dim=0)
-    regression = fit_mapper("regression", config, target, warm_conditions,
-                            generator_steps, seed)
-    rows["regression"] = regression.generate(cold_conditions)
+    rows["regression"] = mappers["regression"].generate(cold_conditions)
     if item_factors is not None:
         if np.shape(item_factors)[0] != dataset.n_items:
             raise ValueError(f"item_factors has {np.shape(item_factors)[0]} rows, "
                              f"dataset has {dataset.n_items} items")
         rows["oracle"] = oracle_rows(item_factors, parts.item_id, warm, cold)
     return rows
+
+
+# The methods whose rows a fitted mapper generates, and which mapper (its health goes with them).
+MAPPER_OF = {"rf_1step": "flow", "rf": "flow", "rf_mean": "flow", "regression": "regression"}
 
 
 def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any], seed: int = 0,
@@ -174,7 +194,8 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     go to `rfkit.train.train` (epochs, lr, patience, ...; progress is off unless given).
     ``item_factors`` (the planted factors of synthetic data) adds the oracle. One row per method:
     dataset, host, method, seed, the host's best epoch, the test ``cold_/warm_/all_`` Recall and
-    NDCG@K and the same on the validation half prefixed ``valid_``.
+    NDCG@K and the same on the validation half prefixed ``valid_``; the rows of a mapper's methods
+    also carry that mapper's health on the warm items (``health_*``, ``rf_steps_taken``).
     """
     if dataset.cold_items is None:
         raise ValueError(f"dataset {dataset.name!r} has no cold_items; make it with cold_start()")
@@ -182,16 +203,20 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     result = train(model, warm_view(dataset), seed=seed,
                    **{"progress": False, **(train_options or {})})
     parts = host_embeddings(result.model, dataset)
+    mappers = fit_mappers(parts, dataset, config, seed, generator_steps)
+    healths = mapper_health(parts, dataset, mappers)
     scores = {method: parts.scores(replace_rows(parts.item_id, dataset.cold_items, values))
-              for method, values in cold_rows(parts, dataset, config, seed, generator_steps,
-                                              samples, item_factors).items()}
+              for method, values in cold_rows(parts, dataset, mappers, seed, samples, item_factors).items()}
     scores["random"] = torch.rand(dataset.n_users, dataset.n_items,
                                   generator=torch.Generator().manual_seed(seed))
     records = []
     for method, score in scores.items():
         test = cold_start_metrics(score, dataset, "test", ks)
         valid = cold_start_metrics(score, dataset, "valid", ks)
+        mapper = MAPPER_OF.get(method)
         records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed,
                         "best_epoch": result.best_epoch, **test,
-                        **{f"valid_{k}": v for k, v in valid.items()}})
+                        **{f"valid_{k}": v for k, v in valid.items()},
+                        **({} if mapper is None else {"rf_steps_taken": generator_steps,
+                                                      **{f"health_{k}": v for k, v in healths[mapper].items()}})})
     return pd.DataFrame.from_records(records)

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import torch
 
 from rfkit import cli
-from rfkit.cold import (build_host, cold_rows, evaluate_cold_methods, fit_mapper,
+from rfkit.cold import (MAPPER_OF, build_host, cold_rows, evaluate_cold_methods, fit_mapper, fit_mappers,
                         host_embeddings, replace_rows)
 from rfkit.data import SPLITS, Dataset, cold_half, cold_start, make_synthetic, warm_items, warm_view
 from rfkit.generator import (GENERATORS, RegressionEmbeddingGenerator, RFEmbeddingGenerator,
@@ -181,8 +181,8 @@ def test_cold_rows_replace_the_propagated_id_rows(cold, synthetic, lightgcn_host
     # Cold items are never in a batch (not even as negatives): their rows stay as initialized.
     assert torch.equal(parts.item_id[index], untouched[index])
     assert not torch.allclose(parts.item_id[warm], untouched[warm])
-    rows = cold_rows(parts, cold, SMALL, seed=0, generator_steps=20, samples=3,
-                     item_factors=synthetic.item_factors)
+    mappers = fit_mappers(parts, cold, SMALL, seed=0, generator_steps=20)
+    rows = cold_rows(parts, cold, mappers, seed=0, samples=3, item_factors=synthetic.item_factors)
     assert set(rows) == {"untrained", "rf_1step", "rf", "rf_mean", "regression", "oracle"}
     assert all(r.shape == (len(index), 16) for r in rows.values())
     conditions = [c[warm] for c in parts.conditions], [c[index] for c in parts.conditions]
@@ -211,13 +211,19 @@ def test_evaluate_cold_methods_on_the_multimodal_host(cold, synthetic):
                                   item_factors=synthetic.item_factors, generator_steps=20,
                                   samples=2, ks=(20,))
     pd.testing.assert_frame_equal(table, again)  # inference is deterministic
+    # the mappers' methods carry the health of the mapper that generated them, measured on warm items
+    mapped = table[table["method"].isin(MAPPER_OF)]
+    assert mapped["health_verdict"].isin(["learned", "not learned"]).all() and (mapped["rf_steps_taken"] == 20).all()
+    assert mapped.groupby(mapped["method"].map(MAPPER_OF))["health_one_step_cosine"].nunique().eq(1).all()
+    assert table.loc[~table["method"].isin(MAPPER_OF), "health_verdict"].isna().all()
 
 
 def test_multimodal_zero_rows_leave_the_modality_branch(cold):
     model = train(build_host("multimodal", SMALL, cold, seed=0), warm_view(cold), seed=0,
                   **FAST).model
     parts = host_embeddings(model, cold)
-    zero = cold_rows(parts, cold, SMALL, seed=0, generator_steps=2, samples=1)["zero"]
+    zero = cold_rows(parts, cold, fit_mappers(parts, cold, SMALL, seed=0, generator_steps=2), seed=0,
+                     samples=1)["zero"]
     assert zero.shape == (len(cold.cold_items), 16) and not zero.any()
     zeroed = replace_rows(parts.item_id, cold.cold_items, zero)
     index = torch.from_numpy(cold.cold_items)

@@ -161,6 +161,8 @@ def test_rf_is_identity_during_warmup(tiny):
     model.rf_generator.set_epoch(3)
     model.forward(train=True)
     assert torch.equal(model.score_all(), model.score_all(inference_mix_ratio=0.0))
+    # a warmup pass trains the generator but generates nothing (mixing would discard it)
+    assert model.rf_steps_taken == 1 and model.rf_cache.generate_calls == 0 and model.timings["rf_generate"] == 0
     model.rf_generator.set_epoch(100)
     assert not torch.allclose(model.score_all(), model.score_all(inference_mix_ratio=0.0))
 

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from rfkit.cold import HOSTS, evaluate_cold_methods
 from rfkit.data import Dataset, cold_start, make_synthetic
+from rfkit.lab.health import health_sentence
 from rfkit.lab.plots import plot_method_points
 from rfkit.lab.record import json_records
 from rfkit.stats import chance_exceedances, describe, interval, paired_differences
@@ -219,10 +220,13 @@ def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
     the methods' means, mappers vs the untrained row, RF vs regression (the honest answer when RF
     loses), the mapper preferred on the validation half vs the content branch (multimodal host), the
     oracle's headroom and the validation half's choice among all methods; then the informativeness
-    trend, a count over the grid and how many verdicts would exceed noise by chance."""
+    trend, a count over the grid and how many verdicts would exceed noise by chance. With the
+    mappers' health columns, the first sentence says whether the flow and the regression mapper
+    learned their warm items (1-step cosine against the ridge fit's)."""
     frame = _frame(table)
     diffs = comparisons(frame)
-    out = []
+    mappers = frame[frame["method"].isin(["rf", "regression"])] if "health_verdict" in frame else frame.iloc[:0]
+    out = [health_sentence(mappers, by="method")] if len(mappers) else []
     cells = list(dict.fromkeys(zip(frame["setting"], frame["host"])))
     for setting, host in cells:
         out += _setting_sentences(frame, diffs, setting, host)

@@ -45,7 +45,7 @@ def check_warmup_rf_time(r: dict[str, Any], warmups: list[int]) -> None:
     assert (summary["ci_low"], summary["ci_high"]) == pytest.approx((paired["ci_low"], paired["ci_high"]))
     assert summary["verdict"] == ("warmup cheaper" if paired["ci_high"] < 0 else
                                   "warmup costlier" if paired["ci_low"] > 0 else "within noise")
-    assert summary["warmup_s"] < summary["mixed_s"]  # generation is skipped during warmup
+    # (that a warmup pass generates nothing is a count, not a timing: tests/test_models.py checks it)
 
 
 def check(payload: dict[str, Any]) -> None:
