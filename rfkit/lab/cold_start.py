@@ -65,15 +65,21 @@ def synthetic_settings(preset: str, informativeness: Sequence[float], seed: int 
 def cold_job(setting: Setting, host: str, seed: int, cold_fraction: float, config: Mapping[str, Any],
              train_options: Mapping[str, Any], generator_steps: int, samples: int = 8) -> list[dict[str, Any]]:
     """One (setting, host, seed) on one thread: the records of every method (test metrics of
-    `METRICS`, the cold validation Recall@20 and the host's best epoch)."""
+    `METRICS`, the cold validation Recall@20, the host's best epoch and, for a mapper's methods,
+    the mapper's health)."""
     torch.set_num_threads(1)
     dataset = cold_start(setting.dataset, cold_fraction, seed=seed)
     table = evaluate_cold_methods(dataset, host, config, seed, train_options, setting.item_factors,
                                   generator_steps, samples, ks=(20,))
     return [{"dataset": setting.dataset.name, "informativeness": setting.informativeness,
              "setting": setting.label, **{k: row[k] for k in ("host", "method", "seed", "best_epoch")},
-             **{m: row[m] for m in METRICS}, "valid_cold_recall@20": row["valid_cold_recall@20"]}
+             **{m: row[m] for m in METRICS}, "valid_cold_recall@20": row["valid_cold_recall@20"],
+             **{k: row[k] for k in HEALTH_COLUMNS}}
             for row in table.to_dict(orient="records")]
+
+
+HEALTH_COLUMNS = ("rf_steps_taken", "health_verdict", "health_one_step_cosine", "health_ridge_cosine",
+                  "health_noise_cosine", "health_sampled_cosine")
 
 
 def cold_jobs(settings: Sequence[Setting], hosts: Sequence[str], seeds: Sequence[int],
