@@ -20,8 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from rfkit import RFEmbeddingGenerator
-from rfkit.device import describe_devices, resolve_device
-from rfkit.hardware import cpu_model, native_bf16
+from rfkit.machine import cpu_model, describe_devices, native_bf16, resolve_device
 
 EMB, COND, HIDDEN, STEPS = 64, 128, 256, 10
 

@@ -36,10 +36,10 @@ import pandas as pd
 import torch
 
 from rfkit import config
-from rfkit.cost import ACCURACY_TOLERANCE, knob_variants, time_epochs, timing_table
 from rfkit.data import Dataset, load
-from rfkit.hardware import cpu_model, native_bf16
-from rfkit.runner import records, train_many
+from rfkit.experiments.cost import ACCURACY_TOLERANCE, knob_variants, time_epochs, timing_table
+from rfkit.experiments.runner import records, train_many
+from rfkit.machine import cpu_model, native_bf16
 from rfkit.stats import describe, paired_differences
 
 OUTPUT = Path(__file__).parent / "results" / "overhead.json"

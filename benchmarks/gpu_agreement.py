@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from rfkit.data import load
-from rfkit.device import resolve_device
+from rfkit.machine import resolve_device
 from rfkit.models import MultimodalGCN
 
 MAX_METRIC_DIFF, MIN_COSINE = 0.005, 0.999

@@ -73,7 +73,7 @@ if ! "$PY" -c 'import torch, sys; v = tuple(int(p) for p in torch.__version__.sp
     failed+=("needs torch >= 2.4 importable by $PY")
     verdict
 fi
-device_line=$("$PY" -c 'from rfkit.device import describe_devices; print(describe_devices())')
+device_line=$("$PY" -c 'from rfkit.machine import describe_devices; print(describe_devices())')
 echo "$device_line"
 if [[ $DEV == cpu ]]; then
     notes+=("dry run on the CPU (GPU_CHECK_DEVICE=cpu)")

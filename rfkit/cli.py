@@ -1,6 +1,6 @@
 """``python -m rfkit``: ``report`` runs the notebooks into an HTML report; ``train`` compares the
 multimodal backbone with and without RF on one dataset (with ``--cold-start``: the cold-item
-methods of ``rfkit.cold``); ``readme`` regenerates README.md's measured blocks from the result files.
+methods of ``rfkit.experiments.cold``); ``readme`` regenerates README.md's measured blocks from the result files.
 
 Bad input (arguments, config, dataset, notebook selection) is found before any work starts and
 reported in one line with exit status 2; a run that fails while working exits with status 1.
@@ -11,7 +11,6 @@ import argparse
 import json
 import shutil
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,14 +19,14 @@ from typing import Any, NoReturn
 import pandas as pd
 import yaml
 
-from rfkit import config, readme
-from rfkit.cold import evaluate_cold_methods
+from rfkit import config
 from rfkit.data import Dataset, cold_start, load
-from rfkit.device import describe_devices, resolve_device
+from rfkit.experiments.cold import evaluate_cold_methods
+from rfkit.experiments.compare import WITH_RF, build_models, compare_rf, epoch_overhead
 from rfkit.generator import GeneratorHealth
-from rfkit.models import MultimodalGCN
-from rfkit.provenance import provenance
-from rfkit.train import TrainingDiverged, train
+from rfkit.machine import describe_devices, resolve_device
+from rfkit.publish import readme
+from rfkit.publish.provenance import provenance
 
 PROG = "python -m rfkit"
 DEFAULT_CONFIG = "recommended"
@@ -65,7 +64,7 @@ def _check_output(option: str, path: Path, folder: bool) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     # Imported here so that `train` runs without the Jupyter stack (papermill, nbconvert).
-    from rfkit.report import run_notebooks, select_notebooks, summary_table
+    from rfkit.publish.report import run_notebooks, select_notebooks, summary_table
 
     parameters = {} if args.seed is None else {"SEED": args.seed}
     with user_input():
@@ -100,44 +99,6 @@ def read_config(path: str | None) -> dict[str, Any]:
     return config.load(DEFAULT_CONFIG if path is None else path)
 
 
-def build_models(dataset: Dataset, config: Mapping[str, Any], seed: int,
-                 with_rf: bool) -> dict[str, MultimodalGCN]:
-    """MultimodalGCN without RF and (if ``with_rf``) with RF, both built now so that a bad
-    config key or value is refused before any training."""
-    variants = {"MultimodalGCN": False, **({"MultimodalGCN+RF": True} if with_rf else {})}
-    return {name: MultimodalGCN({**config, "use_rf": use_rf, "seed": seed}, dataset)
-            for name, use_rf in variants.items()}
-
-
-def compare_rf(models: Mapping[str, MultimodalGCN], dataset: Dataset, epochs: int, seed: int,
-               progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Train each of ``models`` (from `build_models`, placed on the config's ``device``) on the
-    same data and seed.
-
-    Per model: best epoch, valid and test metrics at it, training seconds and the per-epoch
-    history (list of records, NaN as None).
-    """
-    outcome = {}
-    for name, model in models.items():
-        start = time.perf_counter()
-        try:
-            result, failure = train(model, dataset, epochs=epochs, seed=seed, progress=progress), None
-        except TrainingDiverged as diverged:
-            result, failure = diverged.result, diverged
-        outcome[name] = {"status": "ok" if failure is None else "diverged",
-                         "reason": None if failure is None else str(failure),
-                         "best_epoch": result.best_epoch,
-                         "seconds": time.perf_counter() - start,
-                         "valid": result.best_valid, "test": result.test_at_best,
-                         "history": json.loads(result.history.to_json(orient="records"))}
-        if hasattr(model, "rf_generator") and failure is None:  # a diverged generator has no health to measure
-            outcome[name]["rf_steps_taken"] = model.rf_steps_taken
-            outcome[name]["generator_health"] = model.generator_health().record()
-        if failure is not None:
-            break  # the comparison is incomplete; what was measured is still reported
-    return outcome
-
-
 def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     """Rows: model; columns: valid/test recall and ndcg @10/@20 (empty for a run that failed
     before its first evaluation), best epoch, seconds, status."""
@@ -146,23 +107,6 @@ def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                    "best_epoch": run["best_epoch"], "seconds": round(run["seconds"], 1)}
             for name, run in outcome.items()}
     return pd.DataFrame.from_dict(rows, orient="index").round(4)
-
-
-def epoch_overhead(outcome: Mapping[str, Mapping[str, Any]], warmup: int) -> dict[str, float] | None:
-    """Seconds per epoch of both models over the epochs both ran at or after the RF `warmup` (an
-    epoch after warmup generates; earlier ones would flatter RF), and the RF model's overhead.
-    None without both models or without such an epoch."""
-    if set(outcome) != {"MultimodalGCN", "MultimodalGCN+RF"}:
-        return None
-    seconds = {name: {row["epoch"]: row["seconds"] for row in run["history"] if row["epoch"] >= warmup}
-               for name, run in outcome.items()}
-    epochs = sorted(seconds["MultimodalGCN"].keys() & seconds["MultimodalGCN+RF"].keys())
-    if not epochs:
-        return None
-    per_epoch = {name: sum(times[e] for e in epochs) / len(epochs) for name, times in seconds.items()}
-    return {"epochs": len(epochs), "backbone_s_per_epoch": per_epoch["MultimodalGCN"],
-            "rf_s_per_epoch": per_epoch["MultimodalGCN+RF"],
-            "overhead": per_epoch["MultimodalGCN+RF"] / per_epoch["MultimodalGCN"] - 1}
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -186,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"device {device} ({describe_devices()})", file=sys.stderr)
     outcome = compare_rf(models, dataset, args.epochs, seed, not args.no_progress)
     print(metrics_table(outcome).to_string())
-    warmup = models["MultimodalGCN+RF"].rf_generator.warmup_epochs if with_rf else 0
+    warmup = models[WITH_RF].rf_generator.warmup_epochs if with_rf else 0
     overhead = epoch_overhead(outcome, warmup)
     if overhead is not None:
         print(f"seconds per epoch over the {overhead['epochs']} epoch(s) after the {warmup}-epoch RF warmup: "
@@ -200,7 +144,7 @@ def _train(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": settings, "epochs": args.epochs,
                    "seed": seed, "models": outcome, "epoch_overhead": overhead,
-                   "generator_health": health.get("MultimodalGCN+RF"),
+                   "generator_health": health.get(WITH_RF),
                    "provenance": provenance(device=str(device), config=settings)}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics and history: {args.json}")
@@ -212,7 +156,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
                 dataset: Dataset) -> int:
-    """Cold/warm/all metrics of every cold-item method on the multimodal host (see rfkit.cold)."""
+    """Cold/warm/all metrics of every cold-item method on the multimodal host (see rfkit.experiments.cold)."""
     with user_input("--cold-start"):
         if args.no_rf:
             raise ValueError("--no-rf and --cold-start exclude each other: cold start compares "

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,9 +31,8 @@ from tqdm.auto import tqdm
 
 from rfkit.data.cold_start import warm_items
 from rfkit.data.dataset import Dataset
-from rfkit.device import module_device
+from rfkit.machine import module_device
 from rfkit.metrics import topk_metrics
-
 
 __all__ = ["TrainResult", "TrainingDiverged", "sample_negatives", "train"]
 
@@ -55,6 +55,14 @@ class TrainResult:
     def epochs_run(self) -> int:
         """Completed epochs (rows of the history)."""
         return len(self.history)
+
+
+class Best(NamedTuple):
+    """The best validated epoch so far, its validation metrics and its test metrics."""
+
+    epoch: int | None
+    valid: dict[str, float] | None
+    test: dict[str, float] | None
 
 
 class TrainingDiverged(RuntimeError):
@@ -88,34 +96,34 @@ def _likely_cause(lr: float, rf: nn.Module | None) -> str:
 
 
 def sample_negatives(train: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator,
-                     pool: np.ndarray | None = None) -> np.ndarray:
-    """One item per user, uniform over the ``pool`` items (default: all) that user has not
+                     candidates: np.ndarray | None = None) -> np.ndarray:
+    """One item per user, uniform over the ``candidates`` items (default: all) that user has not
     interacted with in training.
 
     Draws uniformly and redraws the clashes until none is left (rejection sampling).
     """
     n_items = train.shape[1]
-    pool = np.arange(n_items) if pool is None else pool
+    candidates = np.arange(n_items) if candidates is None else candidates
     degree = train.getnnz(axis=1)
-    if (train[:, pool].getnnz(axis=1)[users] >= len(pool)).any():
+    if (train[:, candidates].getnnz(axis=1)[users] >= len(candidates)).any():
         raise ValueError("train: a sampled user interacted with every item, no negative exists")
     seen = np.repeat(np.arange(train.shape[0], dtype=np.int64), degree) * n_items + train.indices
-    negatives = pool[rng.integers(len(pool), size=len(users))]
+    negatives = candidates[rng.integers(len(candidates), size=len(users))]
     clash = np.flatnonzero(np.isin(users.astype(np.int64) * n_items + negatives, seen))
     while len(clash):
-        negatives[clash] = pool[rng.integers(len(pool), size=len(clash))]
+        negatives[clash] = candidates[rng.integers(len(candidates), size=len(clash))]
         still = np.isin(users[clash].astype(np.int64) * n_items + negatives[clash], seen)
         clash = clash[still]
     return negatives
 
 
 def _batches(train: sp.csr_matrix, batch_size: int, rng: np.random.Generator,
-             pool: np.ndarray | None, device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
+             candidates: np.ndarray | None, device: torch.device) -> Iterator[tuple[torch.Tensor, ...]]:
     """(users, pos, neg) batches on ``device`` over all training pairs in a random order."""
     coo = train.tocoo()
     order = rng.permutation(coo.nnz)
     users, pos = coo.row[order], coo.col[order]
-    neg = sample_negatives(train, users, rng, pool)
+    neg = sample_negatives(train, users, rng, candidates)
     for start in range(0, len(users), batch_size):
         block = slice(start, start + batch_size)
         yield tuple(torch.from_numpy(a[block].astype(np.int64)).to(device)
@@ -176,7 +184,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     matrices = {split: dataset.matrix(split) for split in ("train", "valid", "test")}
-    pool = None if dataset.cold_items is None else warm_items(dataset)
+    negative_items = None if dataset.cold_items is None else warm_items(dataset)
     rf = getattr(model, "rf_generator", None)
     optimizer = torch.optim.Adam(_host_parameters(model), lr=lr)
     device = module_device(model)
@@ -188,7 +196,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
         bar.close()
         if best_state is not None:
             model.load_state_dict(best_state)
-        result = TrainResult(pd.DataFrame(history), *(best or (None, None, None)), model)
+        result = TrainResult(pd.DataFrame(history), *(best or Best(None, None, None)), model)
         return TrainingDiverged(epoch, batch, reason, result)
 
     for epoch in bar:
@@ -197,7 +205,7 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
         model.train()
         start, rf_start = time.perf_counter(), getattr(model, "rf_seconds", 0.0)
         bpr, rf_losses = [], []
-        for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng, pool, device)):
+        for batch, (users, pos, neg) in enumerate(_batches(matrices["train"], batch_size, rng, negative_items, device)):
             steps_before = getattr(model, "rf_steps_taken", None)  # None: a host that does not count
             try:
                 value = _host_step(model, optimizer, users, pos, neg)
@@ -231,15 +239,15 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
             row.update({f"valid_{k}": v for k, v in valid.items()})
             row.update({f"test_{k}": v for k, v in test.items()})
             row["eval_seconds"] = time.perf_counter() - start
-            if best is None or valid[stop_metric] > best[1][stop_metric]:
-                best, best_state, stale = (epoch, valid, test), copy.deepcopy(model.state_dict()), 0
+            if best is None or valid[stop_metric] > best.valid[stop_metric]:
+                best, best_state, stale = Best(epoch, valid, test), copy.deepcopy(model.state_dict()), 0
             else:
                 stale += 1
-            bar.set_postfix({stop_metric: f"{valid[stop_metric]:.4f}", "best": best[0]})
+            bar.set_postfix({stop_metric: f"{valid[stop_metric]:.4f}", "best": best.epoch})
         history.append(row)
         if stale >= patience:
             break
 
     bar.close()
     model.load_state_dict(best_state)
-    return TrainResult(pd.DataFrame(history), best[0], best[1], best[2], model)
+    return TrainResult(pd.DataFrame(history), *best, model)

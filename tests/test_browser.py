@@ -16,8 +16,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from PIL import Image
 
-from rfkit.report import ReportResult, run_reports
-from rfkit.report_index import write_index
+from rfkit.publish.report import ReportResult, run_reports
+from rfkit.publish.report_index import write_index
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)

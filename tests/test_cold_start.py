@@ -12,11 +12,10 @@ import scipy.sparse as sp
 import torch
 
 from rfkit import cli
-from rfkit.cold import (MAPPER_OF, build_host, cold_rows, evaluate_cold_methods, fit_mapper, fit_mappers,
-                        host_embeddings, replace_rows)
 from rfkit.data import SPLITS, Dataset, cold_half, cold_start, make_synthetic, warm_items, warm_view
-from rfkit.generator import (GENERATORS, RegressionEmbeddingGenerator, RFEmbeddingGenerator,
-                             make_generator)
+from rfkit.experiments.cold import (MAPPER_OF, build_host, cold_rows, evaluate_cold_methods, fit_mapper, fit_mappers,
+                                    host_embeddings, replace_rows)
+from rfkit.generator import GENERATORS, RegressionEmbeddingGenerator, RFEmbeddingGenerator, make_generator
 from rfkit.metrics import cold_start_metrics, topk_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.train import sample_negatives, train
@@ -160,10 +159,10 @@ def test_replace_rows_touches_only_the_given_rows():
     assert torch.equal(out[[0, 2]], table[[0, 2]]) and table[1, 0] == 3  # input untouched
 
 
-def test_negatives_come_from_the_pool():
+def test_negatives_come_from_the_candidate_items():
     train = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0]]))
     negatives = sample_negatives(train, np.array([0, 1] * 50), np.random.default_rng(0),
-                                 pool=np.array([0, 1, 2]))
+                                 candidates=np.array([0, 1, 2]))
     assert set(negatives[::2]) == {1, 2} and set(negatives[1::2]) == {0, 2}
 
 

@@ -9,8 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import rfkit.generator.generator as generator_module
-from rfkit import GenerationCache, RFEmbeddingGenerator, config, cost, hardware
+import rfkit.generator.base as base_module
+import rfkit.generator.generator as flow_module
+from rfkit import GenerationCache, RFEmbeddingGenerator, config, machine
+from rfkit.experiments import cost
 from rfkit.generator import Every
 from rfkit.models import MultimodalGCN
 from rfkit.train import train
@@ -148,13 +150,13 @@ def test_integration_keys_are_declared_and_typos_still_fail(tiny):
 # ---------------------------------------------------------------- rf_train_sampling_steps
 def _spy_ode_steps(monkeypatch) -> list[int]:
     steps = []
-    inner = generator_module.integrate
+    inner = flow_module.integrate
 
     def spy(velocity, x, n_steps, *args):
         steps.append(n_steps)
         return inner(velocity, x, n_steps, *args)
 
-    monkeypatch.setattr(generator_module, "integrate", spy)
+    monkeypatch.setattr(flow_module, "integrate", spy)
     return steps
 
 
@@ -174,8 +176,8 @@ def test_training_and_inference_ode_steps_differ_when_set(tiny, monkeypatch):
 # ---------------------------------------------------------------- row sampling
 def test_row_sampling_keys_reach_the_rf_step(tiny, monkeypatch):
     contrast_rows = []
-    inner = generator_module.info_nce
-    monkeypatch.setattr(generator_module, "info_nce",
+    inner = base_module.info_nce
+    monkeypatch.setattr(base_module, "info_nce",
                         lambda pred, target, temp: contrast_rows.append(len(pred)) or inner(pred, target, temp))
     model = MultimodalGCN(SMALL_RF | {"rf_max_train_rows": 64, "rf_max_contrast_rows": 16}, tiny)
     step_rows = []
@@ -196,7 +198,7 @@ def _train_and_generate(bf16, seed=0) -> tuple[list[float], torch.Tensor]:
 
 
 def test_bf16_auto_falls_back_to_fp32_where_not_native(monkeypatch):
-    monkeypatch.setattr(generator_module, "native_bf16", lambda device: False)
+    monkeypatch.setattr(base_module, "native_bf16", lambda device: False)
     assert not RFEmbeddingGenerator(4, bf16="auto").uses_bf16("cpu")
     auto_losses, auto_out = _train_and_generate("auto")
     fp32_losses, fp32_out = _train_and_generate(False)
@@ -204,7 +206,7 @@ def test_bf16_auto_falls_back_to_fp32_where_not_native(monkeypatch):
 
 
 def test_bf16_where_native_stays_close_to_fp32(monkeypatch):
-    monkeypatch.setattr(generator_module, "native_bf16", lambda device: True)
+    monkeypatch.setattr(base_module, "native_bf16", lambda device: True)
     assert RFEmbeddingGenerator(4, bf16="auto").uses_bf16("cpu")
     fp32_losses, fp32_out = _train_and_generate(False)
     for setting in ("auto", True):
@@ -227,16 +229,16 @@ def test_bf16_setting_is_validated():
 def test_native_bf16_reads_the_cpu_flags(tmp_path, monkeypatch, flags, native):
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: {flags}\n")
-    monkeypatch.setattr(hardware, "CPUINFO", cpuinfo)
-    hardware._cpuinfo_field.cache_clear()
+    monkeypatch.setattr(machine, "CPUINFO", cpuinfo)
+    machine._cpuinfo_field.cache_clear()
     try:
-        assert hardware.native_bf16("cpu") is native and hardware.cpu_model() == "Test CPU 9000"
-        monkeypatch.setattr(hardware, "CPUINFO", tmp_path / "missing")
-        hardware._cpuinfo_field.cache_clear()
-        assert hardware.native_bf16() is False and hardware.cpu_flags() == frozenset()
-        assert hardware.native_bf16("meta") is False
+        assert machine.native_bf16("cpu") is native and machine.cpu_model() == "Test CPU 9000"
+        monkeypatch.setattr(machine, "CPUINFO", tmp_path / "missing")
+        machine._cpuinfo_field.cache_clear()
+        assert machine.native_bf16() is False and machine.cpu_flags() == frozenset()
+        assert machine.native_bf16("meta") is False
     finally:
-        hardware._cpuinfo_field.cache_clear()
+        machine._cpuinfo_field.cache_clear()
 
 
 # ---------------------------------------------------------------- timings and configs

@@ -10,7 +10,7 @@ import torch
 
 from rfkit import cli
 from rfkit.cli import main
-from rfkit.device import describe_devices, module_device, resolve_device, worker_devices
+from rfkit.machine import describe_devices, module_device, resolve_device, worker_devices
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.device  # the GPU check runs these too (`pytest -m device`)
@@ -131,6 +131,6 @@ def test_real_cli_exits_2_with_one_line_for_a_missing_gpu():
 
 
 def test_train_cli_does_not_import_the_jupyter_stack():
-    jupyter = "{'rfkit.report', 'papermill', 'nbconvert'}"
+    jupyter = "{'rfkit.publish.report', 'papermill', 'nbconvert'}"
     run = _python(["-c", f"import sys, rfkit.cli; print(sorted({jupyter} & set(sys.modules)))"])
     assert run.returncode == 0 and run.stdout.strip() == "[]"

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from rfkit import RFEmbeddingGenerator, straightness
 from rfkit.generator import integrate
-from rfkit.generator.generator import CHUNK_ROWS
+from rfkit.generator.base import CHUNK_ROWS
 from rfkit.generator.objective import cosine_gradient, interpolate, prior_guidance
 
 SPEC_DEFAULTS = {

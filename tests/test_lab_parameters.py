@@ -9,9 +9,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from rfkit import config  # noqa: E402
+from rfkit.experiments.runner import RunFailure, train_many  # noqa: E402
 from rfkit.lab import parameters as P  # noqa: E402
 from rfkit.lab.widgets import parameter_explorer  # noqa: E402
-from rfkit.runner import RunFailure, train_many  # noqa: E402
 
 KIT = config.load("multimodal")
 SEEDS = [0, 1, 2]

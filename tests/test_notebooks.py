@@ -17,7 +17,7 @@ import papermill
 import pytest
 from PIL import Image
 
-from rfkit.report import execute
+from rfkit.publish.report import execute
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOK_CHECKS = Path(__file__).resolve().parent / "notebook_checks"

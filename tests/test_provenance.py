@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rfkit import provenance as prov
-from rfkit.provenance import cpu_info, provenance
 from rfkit.lab.record import RunRecord
+from rfkit.publish import provenance as prov
+from rfkit.publish.provenance import cpu_info, provenance
 
 X86 = """processor\t: 0
 vendor_id\t: AuthenticAMD

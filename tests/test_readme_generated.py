@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rfkit import readme
+from rfkit.publish import readme
 
 ROOT = Path(__file__).resolve().parents[1]
 

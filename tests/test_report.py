@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from rfkit import cli
 from rfkit.cli import main
-from rfkit.report import find_notebooks, key_numbers, run_reports
+from rfkit.publish.report import find_notebooks, key_numbers, run_reports
 
 FIXTURE = Path(__file__).parent / "fixtures" / "notebooks" / "record_numbers.ipynb"
 PARAMETERS_CELL = 'QUICK = False\nSEED = 0\nOUTPUT_DIR = "out"\nFIGURES_DIR = "out/figures"'

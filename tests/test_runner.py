@@ -1,10 +1,10 @@
-"""rfkit.runner: one configuration on one seed, and the same over jobs on any executor."""
+"""rfkit.experiments.runner: one configuration on one seed, and the same over jobs on any executor."""
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 
-from rfkit.runner import config_seed_jobs, records, run_jobs, run_summary, train_many, train_one
+from rfkit.experiments.runner import config_seed_jobs, records, run_jobs, run_summary, train_many, train_one
 
 CONFIG = {"embedding_dim": 8, "n_layers": 1, "use_rf": False}
 OPTIONS = {"epochs": 2, "patience": 2, "batch_size": 512}

@@ -5,7 +5,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 import pytest
 
-from rfkit.sweep import run_grid, score_at_ratios
+from rfkit.experiments.sweep import run_grid, score_at_ratios
 
 BASE = {"use_rf": True, "rf_hidden_dim": 32, "embedding_dim": 16}
 GRID = {"rf_mix_ratio": [0.0, 0.5], "rf_inference_mix_ratio": [0.3]}
@@ -88,7 +88,7 @@ DIVERGING = {"embedding_dim": 16, "use_rf": True, "rf_lr": 1e6, "rf_warmup_epoch
 
 
 def test_a_diverging_configuration_is_a_failed_row_and_the_others_finish(tiny):
-    from rfkit.sweep import run_configs
+    from rfkit.experiments.sweep import run_configs
     configs = {"good": {"embedding_dim": 16, "use_rf": False}, "bad": DIVERGING}
     with pytest.warns(RuntimeWarning, match="skipped a step"):
         table = run_configs(configs, [0, 1], tiny, progress=False, epochs=3, patience=3, batch_size=512)

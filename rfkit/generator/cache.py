@@ -15,8 +15,8 @@ from typing import Any
 
 from torch import Tensor
 
+from .base import EmbeddingGenerator
 from .checks import check_conditions, check_number
-from .generator import RFEmbeddingGenerator
 
 # Config key -> GenerationCache argument (the keys are declared in config.INTEGRATION_KEYS).
 CACHE_KEYS = {"rf_refresh_every": "refresh_every", "rf_train_sampling_steps": "n_steps"}
@@ -48,9 +48,10 @@ class GenerationCache:
         >>> mixed = generator.mix_embeddings(ids, cache.get([image_cond, text_cond]), training=True)
     """
 
-    def __init__(self, generator: RFEmbeddingGenerator, refresh_every: int = 1, n_steps: int | None = None):
-        if not isinstance(generator, RFEmbeddingGenerator):
-            raise TypeError(f"generator must be an RFEmbeddingGenerator, got {type(generator).__name__}")
+    def __init__(self, generator: EmbeddingGenerator, refresh_every: int = 1, n_steps: int | None = None):
+        if not isinstance(generator, EmbeddingGenerator):
+            raise TypeError(f"generator must be an embedding generator (e.g. RFEmbeddingGenerator), "
+                            f"got {type(generator).__name__}")
         if n_steps is not None:
             check_number("n_steps", n_steps, low=1, integer=True)
         self.generator = generator
@@ -61,7 +62,7 @@ class GenerationCache:
         self._cached: Tensor | None = None
 
     @classmethod
-    def from_config(cls, generator: RFEmbeddingGenerator, config: Mapping[str, Any]) -> "GenerationCache":
+    def from_config(cls, generator: EmbeddingGenerator, config: Mapping[str, Any]) -> "GenerationCache":
         """Built from a config's keys ``rf_refresh_every`` (default 1) and ``rf_train_sampling_steps``
         (default None: the generator's ``rf_sampling_steps``)."""
         if not isinstance(config, Mapping):

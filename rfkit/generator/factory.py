@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .base import EmbeddingGenerator
 from .generator import RFEmbeddingGenerator
 from .placebo import NoiseEmbeddingGenerator
 from .regression import RegressionEmbeddingGenerator
 
-GENERATORS: dict[str, type[RFEmbeddingGenerator]] = {
+GENERATORS: dict[str, type[EmbeddingGenerator]] = {
     "flow": RFEmbeddingGenerator,
     "regression": RegressionEmbeddingGenerator,
     "noise": NoiseEmbeddingGenerator,
@@ -17,7 +18,7 @@ GENERATORS: dict[str, type[RFEmbeddingGenerator]] = {
 GENERATOR_KEY = "rf_generator"
 
 
-def make_generator(config: Mapping[str, Any], embedding_dim: int) -> RFEmbeddingGenerator:
+def make_generator(config: Mapping[str, Any], embedding_dim: int) -> EmbeddingGenerator:
     """The generator named by ``config[GENERATOR_KEY]`` (default "flow"), built from the other
     rf_* keys; so every experiment swaps the flow for the regression baseline or the placebo
     with one line."""

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import randomness as random
+from . import randomness
+from .base import EmbeddingGenerator
 from .checks import check_conditions, check_number, check_rows, check_tensor
-from .generator import RFEmbeddingGenerator
 
 
 class ConditionWidth(nn.Module):
@@ -31,7 +31,7 @@ class ConditionWidth(nn.Module):
         return self.c_in.weight.shape[1]
 
 
-class NoiseEmbeddingGenerator(RFEmbeddingGenerator):
+class NoiseEmbeddingGenerator(EmbeddingGenerator):
     """Generates N(0, I) noise scaled, row by row, to the RMS of that row's latest target.
 
     Takes every argument of `RFEmbeddingGenerator`; the mixing ones (ratios, warmup) act as in
@@ -42,14 +42,10 @@ class NoiseEmbeddingGenerator(RFEmbeddingGenerator):
     ``generator``, as the flow's.
     """
 
-    def _build(self, condition_dim: int, device: torch.device, dtype: torch.dtype) -> None:
-        self.net = ConditionWidth(condition_dim).to(device=device, dtype=dtype)
-        self.target_rms = self.target_rms.to(device=device, dtype=dtype)
-        self.row_rms: Tensor | None = None
-        self.optimizer = None
+    row_rms: Tensor | None = None  # each row's latest target RMS, once trained
 
-    def _lr(self) -> float:
-        return self.learning_rate
+    def _make_net(self, condition_dim: int) -> nn.Module:
+        return ConditionWidth(condition_dim)
 
     @torch.no_grad()
     def compute_loss_and_step(self, target_embeds: Tensor, conditions: list[Tensor],
@@ -71,7 +67,7 @@ class NoiseEmbeddingGenerator(RFEmbeddingGenerator):
         x1 = self._same_place("target_embeds", x1)
         self.target_rms.copy_(self._tracked_rms(x1))
         self.row_rms = x1.pow(2).mean(dim=1).sqrt()
-        noise = random.randn(x1.shape, x1) * self.row_rms[:, None]
+        noise = randomness.randn(x1.shape, x1) * self.row_rms[:, None]
         rf_loss = float(torch.mean((noise - x1) ** 2) / self.target_rms**2)
         return {"rf_loss": rf_loss, "cl_loss": 0.0, "total_loss": rf_loss, "skipped": False}
 
@@ -96,7 +92,7 @@ class NoiseEmbeddingGenerator(RFEmbeddingGenerator):
             check_rows("start_noise", x, rows, self.embedding_dim)
             x = self._same_place("start_noise", x).clone()
         else:
-            x = random.randn((rows, self.embedding_dim), self.net.c_in.weight, generator)
+            x = randomness.randn((rows, self.embedding_dim), self.net.c_in.weight, generator)
         if self.row_rms is not None and self.row_rms.shape[0] == rows:
             return x * self.row_rms[:, None]
         return x * self.scale()

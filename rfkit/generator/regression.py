@@ -10,10 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import randomness as random
+from .base import EmbeddingGenerator
 from .checks import check_conditions
-from .generator import RFEmbeddingGenerator
-from .objective import info_nce
 from .randomness import PortableDropout
 
 
@@ -40,7 +38,7 @@ class RegressionNet(nn.Module):
         return self.out(h)
 
 
-class RegressionEmbeddingGenerator(RFEmbeddingGenerator):
+class RegressionEmbeddingGenerator(EmbeddingGenerator):
     """Predicts the target embedding from the conditions in one deterministic forward pass.
 
     Takes every argument of `RFEmbeddingGenerator` (so a config swaps generators with the one key
@@ -51,11 +49,8 @@ class RegressionEmbeddingGenerator(RFEmbeddingGenerator):
     ``fixed_noise``. ``mix_embeddings``, ``set_epoch``, warmup and checkpoints are the flow's.
     """
 
-    def _build(self, condition_dim: int, device: torch.device, dtype: torch.dtype) -> None:
-        self.net = RegressionNet(self.embedding_dim, condition_dim, self.hidden_dim, self.n_layers,
-                                 self.dropout).to(device=device, dtype=dtype)
-        self.target_rms = self.target_rms.to(device=device, dtype=dtype)
-        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.learning_rate)
+    def _make_net(self, condition_dim: int) -> nn.Module:
+        return RegressionNet(self.embedding_dim, condition_dim, self.hidden_dim, self.n_layers, self.dropout)
 
     def loss_terms(self, x0: Tensor, x1: Tensor, t: Tensor, c: Tensor,
                    user_prior: Tensor | None = None) -> dict[str, Tensor]:
@@ -63,11 +58,7 @@ class RegressionEmbeddingGenerator(RFEmbeddingGenerator):
         ``x0``, times ``t`` and ``user_prior`` of the flow's objective are unused."""
         prediction = self.net(c)
         mse = torch.mean((prediction - x1) ** 2)
-        if self.contrast_weight > 0:
-            rows = random.randperm(len(x1), x1.device)[: self.max_contrast_rows]
-            cl_loss = info_nce(prediction[rows], x1[rows], self.contrast_temp)
-        else:
-            cl_loss = torch.zeros((), device=x1.device, dtype=x1.dtype)
+        cl_loss = self.contrastive(prediction, x1)
         return {"rf_loss": mse, "cl_loss": cl_loss,
                 "total_loss": mse + self.contrast_weight * cl_loss}
 

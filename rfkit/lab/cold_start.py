@@ -3,7 +3,7 @@
 A *setting* is one dataset before the cold split: a real one, or synthetic data at one feature
 informativeness (whose planted item factors add the oracle). One job is one (setting, host, seed):
 `cold_job` draws the seed's cold items, trains the host on the warm items and scores every
-cold-item method on it (`rfkit.cold.evaluate_cold_methods`). Methods of one job share the host
+cold-item method on it (`rfkit.experiments.cold.evaluate_cold_methods`). Methods of one job share the host
 and the cold split, so comparisons between methods are paired by seed
 (`rfkit.stats.paired_differences`); so are comparisons across informativeness, because synthetic
 data of one seed has the same interactions, hence the same cold split, at every informativeness.
@@ -20,11 +20,10 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from rfkit.cold import HOSTS, evaluate_cold_methods
 from rfkit.data import Dataset, cold_start, make_synthetic
+from rfkit.experiments.cold import HOSTS, evaluate_cold_methods
 from rfkit.lab.health import health_sentence
 from rfkit.lab.plots import plot_method_points
-from rfkit.lab.record import json_records
 from rfkit.stats import chance_exceedances, describe, interval, paired_differences
 
 METRICS = tuple(f"{group}_{name}@20" for group in ("cold", "warm", "all") for name in ("recall", "ndcg"))

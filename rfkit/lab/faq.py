@@ -48,7 +48,7 @@ def _reason(reason: str) -> str:
 
 def instability_statement(runs: pd.DataFrame, learning_rate: float, warmup_epochs: int,
                           max_grad_norm: float) -> tuple[list[str], dict[str, Any]]:
-    """Q3 in sentences from `rfkit.runner.records` rows of the `instability_configs` runs
+    """Q3 in sentences from `rfkit.experiments.runner.records` rows of the `instability_configs` runs
     (``variant``, ``seed``, ``status``, ``reason``): how many seeds each case lost, and which
     remedies kept every seed training. A diverged run is a row with its status and reason."""
     missing = {"variant", "seed", "status", "reason"} - set(runs.columns)

@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rfkit.cold import fit_mapper
 from rfkit.data.dataset import Dataset
+from rfkit.experiments.cold import fit_mapper
+from rfkit.experiments.runner import generator_columns, records, train_many
 from rfkit.generator import RFEmbeddingGenerator, straightness
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.runner import generator_columns, records, train_many
 from rfkit.train import TrainResult
 
 # Velocity-net evaluations per step of each solver (SOLVERS in rfkit.generator.solvers).
@@ -89,7 +89,7 @@ def reference_endpoints(config: Mapping[str, Any], conditions: Sequence[Tensor],
     """Endpoint errors (`endpoint_error`) of two references a generator should beat, indexed by
     ``reference``: "regression", the deterministic baseline (`rf_generator: regression`, the other
     rf_* keys of `config`) fitted with `steps` optimizer steps to map the same `conditions` to
-    the same `targets` (`rfkit.cold.fit_mapper`), and "all zeros", which predicts nothing (its
+    the same `targets` (`rfkit.experiments.cold.fit_mapper`), and "all zeros", which predicts nothing (its
     cosine is 0 by convention, its MSE the targets' mean square)."""
     regression = fit_mapper("regression", config, targets, list(conditions), steps, seed)
     rows = {"regression": regression.generate(list(conditions)), "all zeros": torch.zeros_like(targets)}
@@ -230,7 +230,7 @@ def reflow(generator: RFEmbeddingGenerator, conditions: Sequence[Tensor], steps:
 
 
 def probe_measure(model: MultimodalGCN, result: TrainResult, dataset: Dataset) -> list[dict[str, Any]]:
-    """A `rfkit.runner` measure: score a trained RF model without and with the user prior at inference.
+    """A `rfkit.experiments.runner` measure: score a trained RF model without and with the user prior at inference.
 
     Two rows (``inference_prior`` False / True), each with the best epoch, valid/test NDCG@20 and
     Recall@20 of the mixed model, the endpoint error of the generated embeddings (from the

@@ -1,6 +1,6 @@
 """The generator health of a notebook's runs, in a table and in the sentence its conclusions carry.
 
-Every run with a generator records its health (`rfkit.runner.generator_columns`: the
+Every run with a generator records its health (`rfkit.experiments.runner.generator_columns`: the
 ``health_*`` columns and ``rf_steps_taken``). A notebook that compares generators states how
 healthy they were, so a reader knows whether a verdict is about a trained flow or about noise.
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from rfkit.runner import HEALTH_PREFIX
+from rfkit.experiments.runner import HEALTH_PREFIX
 
 COSINES = ("one_step_cosine", "ridge_cosine", "noise_cosine", "sampled_cosine")
 

@@ -1,6 +1,6 @@
 """Per-epoch training histories of several configurations and seeds, and what they say about RF.
 
-`rfkit.sweep` keeps one row per run (its best epoch). Questions about *when* things happen
+`rfkit.experiments.sweep` keeps one row per run (its best epoch). Questions about *when* things happen
 (warmup, early stopping, the cost of each epoch) need the trainer's whole history, so
 `run_histories` keeps both: every epoch of every run, and one summary row per run.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from rfkit.data.dataset import Dataset
+from rfkit.experiments.runner import RunFailure, records, run_summary, succeeded, train_many
 from rfkit.models import MultimodalGCN
-from rfkit.runner import RunFailure, records, run_summary, succeeded, train_many
 from rfkit.stats import mean_and_spread
 from rfkit.train import TrainResult
 
@@ -32,7 +32,7 @@ class Histories:
 
 
 def history_measure(model: MultimodalGCN, result: TrainResult, dataset: Dataset) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """A `rfkit.runner` measure: the whole history, and the run's summary with its warmup and
+    """A `rfkit.experiments.runner` measure: the whole history, and the run's summary with its warmup and
     whether the best epoch's scores were RF-mixed."""
     rf = getattr(model, "rf_generator", None)
     summary = {"warmup_epochs": None if rf is None else rf.warmup_epochs,

@@ -15,10 +15,10 @@ import pandas as pd
 import yaml
 
 from rfkit.config import BASE_KEY, available
-from rfkit.cost import ACCURACY_TOLERANCE
+from rfkit.experiments.cost import ACCURACY_TOLERANCE
+from rfkit.experiments.runner import HEALTH_PREFIX
 from rfkit.lab.health import health_sentence, health_table
 from rfkit.lab.record import json_records
-from rfkit.runner import HEALTH_PREFIX
 from rfkit.stats import chance_exceedances, describe, paired_differences
 
 HEADLINE = "test_ndcg@20"
@@ -175,7 +175,7 @@ def knob_table(runs: pd.DataFrame, timings: pd.DataFrame, literal: str = "spec-l
                metric: str = HEADLINE, tolerance: float = ACCURACY_TOLERANCE) -> pd.DataFrame:
     """Time against accuracy, one row per variant that was both trained and timed.
 
-    `runs`: one row per (variant, seed) with `metric`; `timings`: `rfkit.cost.timing_table`
+    `runs`: one row per (variant, seed) with `metric`; `timings`: `rfkit.experiments.cost.timing_table`
     (index: variant; ``s/epoch``, ``overhead``). Columns: s/epoch, overhead, the mean of `metric`,
     and variant minus `literal` paired by seed (delta, ci_low, ci_high, verdict), with
     ``keeps_accuracy``: the interval's lower end is above -`tolerance`; with health columns in

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from rfkit.data.dataset import Dataset
+from rfkit.experiments.runner import RunFailure, generator_columns, run_jobs, train_one
 from rfkit.lab.verdicts import chance_note
 from rfkit.metrics import DEFAULT_BUCKETS, bucket_metrics, popularity_buckets, topk_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.runner import RunFailure, generator_columns, run_jobs, train_one
 from rfkit.stats import describe, paired_differences
 from rfkit.train import TrainResult
 
@@ -68,7 +68,7 @@ def score_buckets(model: MultimodalGCN, dataset: Dataset, splits: Sequence[str] 
 
 
 def bucket_measure(ks: Sequence[int], model: MultimodalGCN, result: TrainResult, dataset: Dataset) -> pd.DataFrame:
-    """A `rfkit.runner` measure: the `score_buckets` table at the best validation epoch, with the
+    """A `rfkit.experiments.runner` measure: the `score_buckets` table at the best validation epoch, with the
     run's best_epoch, train_seconds and, with a generator, its health (`generator_columns`)."""
     return score_buckets(model, dataset, ks=ks).assign(
         best_epoch=result.best_epoch, train_seconds=float(result.history["seconds"].sum()),

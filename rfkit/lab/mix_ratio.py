@@ -29,7 +29,7 @@ ROW_FIELDS = ("delta", "ci_low", "ci_high", "n_seeds", "verdict")
 
 
 def tidy(sweep: pd.DataFrame) -> pd.DataFrame:
-    """`rfkit.sweep.run_grid` output over ``rf_mix_ratio`` with readable ratio column names."""
+    """`rfkit.experiments.sweep.run_grid` output over ``rf_mix_ratio`` with readable ratio column names."""
     return sweep.rename(columns={"rf_mix_ratio": TRAIN, "rf_inference_mix_ratio": INFERENCE})
 
 

@@ -275,7 +275,7 @@ def plot_solver_curves(table: pd.DataFrame, ax: Axes, x: str, y: str, hue: str =
 
 def plot_ratio_curve(curve: pd.DataFrame, ax: Axes, metric: str = "ndcg@20", title: str | None = None) -> Axes:
     """Validation and test `metric` of one trained model against its inference mix ratio
-    (`rfkit.sweep.score_at_ratios` output), each with a dashed line at its ratio-0 value: the
+    (`rfkit.experiments.sweep.score_at_ratios` output), each with a dashed line at its ratio-0 value: the
     backbone alone, the reference every ratio is compared with."""
     columns = [f"{split}_{metric}" for split in ("valid", "test")]
     missing = {"inference_mix_ratio", *columns} - set(curve.columns)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rfkit.provenance import provenance
+from rfkit.publish.provenance import provenance
 
 
 def _plain(value: Any) -> Any:

@@ -28,8 +28,8 @@ import torch
 from rfkit import config
 from rfkit.config import training_options
 from rfkit.data import Dataset, load
-from rfkit.device import resolve_device
 from rfkit.lab.record import RunRecord
+from rfkit.machine import resolve_device
 
 
 def load_dataset(dataset: str, quick: bool, seed: int = 0) -> Dataset:

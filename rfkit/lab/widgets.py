@@ -19,11 +19,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from rfkit.data.dataset import Dataset
+from rfkit.lab.parameters import PARAMETERS, panel, setting_summary
+from rfkit.lab.plots import plot_metric_bars, plot_parameter_effect
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.lab.plots import plot_metric_bars
-from rfkit.lab.parameters import PARAMETERS, panel, setting_summary
-from rfkit.lab.plots import plot_parameter_effect
 
 SHOWN_METRICS = ("valid_ndcg@20", "valid_recall@20", "test_ndcg@20", "test_recall@20")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rfkit.device import resolve_device
+from rfkit.machine import resolve_device
 from rfkit.models.losses import bpr_loss, l2_penalty
 
 

@@ -22,9 +22,9 @@ from sklearn.preprocessing import normalize
 from torch import nn
 
 from rfkit.data.dataset import Dataset
-from rfkit.device import resolve_device
 from rfkit.generator import Every, GenerationCache, GeneratorHealth, health, make_generator
 from rfkit.generator.checks import check_number
+from rfkit.machine import resolve_device
 from rfkit.models.graph import bipartite_adjacency, item_knn_graph, user_item_mean
 from rfkit.models.lightgcn import LightGCN
 from rfkit.models.losses import bpr_loss, l2_penalty

@@ -5,7 +5,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from rfkit.cost import ACCURACY_TOLERANCE, KNOBS
+from rfkit.experiments.cost import ACCURACY_TOLERANCE, KNOBS
 from rfkit.stats import chance_exceedances, paired_differences
 
 TEST_METRICS = ("test_recall@10", "test_recall@20", "test_ndcg@10", "test_ndcg@20")

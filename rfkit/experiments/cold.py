@@ -35,7 +35,7 @@ from torch import nn
 
 from rfkit.data.cold_start import warm_items, warm_view
 from rfkit.data.dataset import Dataset
-from rfkit.generator import RFEmbeddingGenerator, health, make_generator
+from rfkit.generator import EmbeddingGenerator, health, make_generator
 from rfkit.generator.factory import GENERATOR_KEY
 from rfkit.metrics import cold_start_metrics
 from rfkit.models import LightGCN, MultimodalGCN, bipartite_adjacency
@@ -105,7 +105,7 @@ def replace_rows(table: torch.Tensor, rows: np.ndarray, values: torch.Tensor) ->
 
 
 def fit_mapper(kind: str, config: Mapping[str, Any], target: torch.Tensor,
-               conditions: list[torch.Tensor], steps: int, seed: int) -> RFEmbeddingGenerator:
+               conditions: list[torch.Tensor], steps: int, seed: int) -> EmbeddingGenerator:
     """A generator (``kind`` "flow" or "regression", the other rf_* keys of ``config``) trained
     with ``steps`` full-batch steps to map ``conditions`` to ``target`` (warm rows only)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -135,7 +135,7 @@ def _item_rows(parts: HostEmbeddings, items: np.ndarray) -> tuple[torch.Tensor, 
 
 
 def fit_mappers(parts: HostEmbeddings, dataset: Dataset, config: Mapping[str, Any], seed: int,
-                generator_steps: int = 1000) -> dict[str, RFEmbeddingGenerator]:
+                generator_steps: int = 1000) -> dict[str, EmbeddingGenerator]:
     """The content -> ID mappers of the cold-item methods, "flow" and "regression", each fitted
     with `fit_mapper` on the warm items' rows."""
     target, conditions = _item_rows(parts, warm_items(dataset))
@@ -144,13 +144,13 @@ def fit_mappers(parts: HostEmbeddings, dataset: Dataset, config: Mapping[str, An
 
 
 def mapper_health(parts: HostEmbeddings, dataset: Dataset,
-                  mappers: Mapping[str, RFEmbeddingGenerator]) -> dict[str, dict[str, Any]]:
+                  mappers: Mapping[str, EmbeddingGenerator]) -> dict[str, dict[str, Any]]:
     """Each mapper's `rfkit.generator.health` on the warm items it was fitted to."""
     target, conditions = _item_rows(parts, warm_items(dataset))
     return {kind: health(mapper, conditions, target).record() for kind, mapper in mappers.items()}
 
 
-def cold_rows(parts: HostEmbeddings, dataset: Dataset, mappers: Mapping[str, RFEmbeddingGenerator],
+def cold_rows(parts: HostEmbeddings, dataset: Dataset, mappers: Mapping[str, EmbeddingGenerator],
               seed: int, samples: int = 8, item_factors: np.ndarray | None = None) -> dict[str, torch.Tensor]:
     """Method name -> the (n_cold, d) rows that replace the cold items' propagated ID rows;
     `mappers` from `fit_mappers`, `seed` seeds the flow's start noise."""

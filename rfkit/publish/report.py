@@ -2,17 +2,15 @@
 
 For every selected notebook: execute it with its own ``OUTPUT_DIR`` (so results.json files never
 collide), keep the executed .ipynb and an HTML rendering, read its results.json, and finally
-write ``index.html``, a page to hand out (see `rfkit.report_index`). A failing notebook is
+write ``index.html``, a page to hand out (see `rfkit.publish.report_index`). A failing notebook is
 reported with its failing cell; the others still run. Parameter names are checked against every
 notebook's ``parameters`` cell before anything executes.
 """
 from __future__ import annotations
 
 import fnmatch
-import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +21,11 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
-from rfkit.report_index import key_numbers, write_index
+from rfkit.publish.report_index import key_numbers, write_index
+from rfkit.publish.results import ReportResult, read_payload
 
 KERNEL = "python3"
 RESERVED = ("QUICK", "OUTPUT_DIR", "FIGURES_DIR")
-
-
-@dataclass
-class ReportResult:
-    """One notebook's run: status "ok" or "failed", where its outputs are, what it recorded
-    (``results``, ``figures`` as absolute paths by name, ``provenance``)."""
-
-    name: str
-    status: str
-    seconds: float
-    notebook: Path
-    html: Path | None
-    output_dir: Path
-    results: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    figures: dict[str, str] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def find_notebooks(notebooks_dir: str | Path, only: str | None = None) -> list[Path]:
@@ -110,12 +92,6 @@ def _describe_failure(error: PapermillExecutionError, source_nb: nbformat.Notebo
     return f"{where}: {error.ename}: {error.evalue}\n>>> {first_line}"
 
 
-def _read_payload(output_dir: Path) -> dict[str, Any]:
-    """The notebook's results.json ({} when it wrote none)."""
-    path = output_dir / "results.json"
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def execute(path: Path, report_dir: Path, parameters: Mapping[str, Any],
             progress: bool = False) -> ReportResult:
     """Run one notebook (cwd = its folder) into ``report_dir/<stem>.ipynb``; a failure is caught
@@ -135,7 +111,7 @@ def execute(path: Path, report_dir: Path, parameters: Mapping[str, Any],
         error = f"{type(exc).__name__}: {exc}"
     seconds = (_seconds(nbformat.read(executed, as_version=4)) if executed.exists()
                else time.perf_counter() - start)
-    payload = _read_payload(run_dir)
+    payload = read_payload(run_dir)
     return ReportResult(name=path.stem, status="failed" if error else "ok", seconds=seconds,
                         notebook=executed, html=None, output_dir=run_dir,
                         results=payload.get("results", {}), error=error,

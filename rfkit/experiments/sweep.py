@@ -15,9 +15,9 @@ import pandas as pd
 from sklearn.model_selection import ParameterGrid
 
 from rfkit.data.dataset import Dataset
+from rfkit.experiments.runner import records, run_summary, train_many
 from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
-from rfkit.runner import records, run_summary, train_many
 from rfkit.train import TrainResult
 
 

@@ -16,14 +16,13 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import nbformat
 from nbconvert.filters import markdown2html
 
-if TYPE_CHECKING:
-    from rfkit.report import ReportResult
+from rfkit.publish.results import ReportResult
 
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # the banner papermill puts in failed notebooks
 CONCLUSION_KEYS = ("conclusions", "verdicts")

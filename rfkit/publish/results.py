@@ -1,0 +1,33 @@
+"""A notebook run, read back: what it wrote (``OUTPUT_DIR/results.json``) and the report's
+record of the run. The report runner writes these records and the index page reads them; both
+import this module, neither the other.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ReportResult:
+    """One notebook's run: status "ok" or "failed", where its outputs are, what it recorded
+    (``results``, ``figures`` as absolute paths by name, ``provenance``)."""
+
+    name: str
+    status: str
+    seconds: float
+    notebook: Path
+    html: Path | None
+    output_dir: Path
+    results: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    figures: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def read_payload(output_dir: Path) -> dict[str, Any]:
+    """The notebook's results.json in `output_dir` ({} when it wrote none)."""
+    path = Path(output_dir) / "results.json"
+    return json.loads(path.read_text()) if path.exists() else {}
