@@ -37,7 +37,7 @@ import torch
 
 from rfkit import config
 from rfkit.data import Dataset, load
-from rfkit.experiments.cost import ACCURACY_TOLERANCE, knob_variants, time_epochs, timing_table
+from rfkit.experiments.cost import ACCURACY_TOLERANCE, documented_defaults, knob_variants, time_epochs, timing_table
 from rfkit.experiments.runner import records, train_many
 from rfkit.machine import cpu_model, native_bf16
 from rfkit.stats import describe, paired_differences
@@ -57,10 +57,10 @@ def machine() -> dict[str, Any]:
 def timing_variants() -> dict[str, dict[str, Any]]:
     """Name -> MultimodalGCN config of every timed variant (bf16 only where it is native)."""
     literal = config.load("multimodal")  # the host's keys + the spec's example (rf_default)
-    host = {k: v for k, v in literal.items() if not k.startswith("rf_")}
+    defaults = documented_defaults(literal)
     knobs = knob_variants(literal)
-    variants = {"backbone": {**host, "use_rf": False}, "spec-literal (rf_default)": knobs.pop("spec-literal"),
-                "documented defaults": host, **knobs}
+    variants = {"backbone": {**defaults, "use_rf": False}, "spec-literal (rf_default)": knobs.pop("spec-literal"),
+                "documented defaults": defaults, **knobs}
     if native_bf16():
         variants["knob: bf16 autocast"] = {**literal, "rf_bf16": True}
     variants["recommended"] = config.load("recommended")

@@ -310,3 +310,13 @@ def test_bench_saves_sections_side_by_side(bench, tmp_path):
     bench.save("accuracy", {"b": 2}, path)
     assert json.loads(path.read_text()) == {"timing": {"a": 1}, "accuracy": {"b": 2}}
     assert {"cpu", "native_bf16", "torch", "threads"} <= set(bench.machine())
+
+
+def test_documented_defaults_keep_the_host_and_no_rf_key(tiny):
+    literal = config.load("multimodal")
+    defaults = cost.documented_defaults(literal)
+    assert defaults["use_rf"] is True and not [k for k in defaults if k.startswith("rf_")]
+    assert {k: v for k, v in defaults.items() if k != "use_rf"} == {
+        k: v for k, v in literal.items() if not k.startswith("rf_") and k != "use_rf"}
+    generator = MultimodalGCN(defaults, tiny).rf_generator
+    assert (generator.hidden_dim, generator.learning_rate, generator.warmup_epochs) == (256, 0.001, 0)

@@ -39,6 +39,12 @@ def knob_variants(literal: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {"spec-literal": dict(literal), **{f"knob: {name}": {**literal, **knob} for name, knob in KNOBS.items()}}
 
 
+def documented_defaults(literal: Mapping[str, Any]) -> dict[str, Any]:
+    """`literal`'s host keys with RF on and no rf_* key: every generator parameter at the spec's
+    documented default (an RF step and a full generation every batch, hidden 256, lr 1e-3)."""
+    return {**{k: v for k, v in literal.items() if not k.startswith("rf_")}, "use_rf": True}
+
+
 def time_epochs(settings: Mapping[str, Any], dataset: Dataset, epochs: int, seed: int,
                 batch_size: int) -> dict[str, float]:
     """Mean seconds per epoch of `epochs` training epochs after one untimed epoch, by part.

@@ -34,7 +34,7 @@ def check_knobs(r: dict[str, Any], config_name: str, seeds: list[int]) -> None:
     """The knob table pairs every variant with the spec-literal runs by seed; 'keeps accuracy' is the
     interval rule; the overhead is s/epoch over the backbone's; the conclusions name the cheapest keeper."""
     knob_runs = pd.DataFrame(r["knob_runs"])
-    assert set(knob_runs["variant"]) == {"spec-literal", *(f"knob: {k}" for k in KNOBS)}
+    assert set(knob_runs["variant"]) == {"spec-literal", "documented defaults", *(f"knob: {k}" for k in KNOBS)}
     assert all(sorted(group) == seeds for _, group in knob_runs.groupby("variant")["seed"])
     main = pd.DataFrame(r["runs"])
     main = main[main["variant"].isin(["backbone", "RF"]) & main["seed"].isin(seeds)]
