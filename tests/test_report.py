@@ -15,6 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from rfkit import cli
+from rfkit.experiments import compare
 from rfkit.cli import main
 from rfkit.publish.report import find_notebooks, key_numbers, run_reports
 
@@ -281,7 +282,7 @@ def test_errors_while_working_are_not_user_errors(monkeypatch):
     def diverged(*args, **kwargs):
         raise ValueError("loss is NaN at epoch 3")
 
-    monkeypatch.setattr(cli, "train", diverged)
+    monkeypatch.setattr(compare, "train", diverged)
     with pytest.raises(ValueError, match="loss is NaN"):
         main(["train", "--dataset", "synthetic", "--epochs", "1", "--no-progress"])
 
