@@ -26,9 +26,10 @@ def count_non_finite(value: Tensor, block: int = 1 << 20) -> int:
     """NaN/Inf count, in blocks: isfinite on a whole table would cost several times its size.
 
     A finite sum proves every entry finite (NaN and Inf propagate through a sum) in one pass with
-    no mask; only a non-finite sum (bad entries, or finite ones overflowing) is counted exactly.
+    no mask and no copy (a sum in another dtype would copy the table); only a non-finite sum (bad
+    entries, or finite ones overflowing the dtype) is counted exactly.
     """
-    if value.numel() == 0 or bool(torch.isfinite(value.sum(dtype=torch.float64))):
+    if value.numel() == 0 or bool(torch.isfinite(value.sum())):
         return 0
     flat = value.reshape(-1)
     return sum(int((~torch.isfinite(flat[i:i + block])).sum()) for i in range(0, flat.numel(), block))
