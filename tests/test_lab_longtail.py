@@ -73,7 +73,7 @@ def test_sweep_conclusions_test_the_information_claim_at_every_value(mid_tail, c
     assert flags["information_claim"] == claim
     assert flags["sweep_better_at"]["tail"] == better_at and flags["sweep_better_at"]["head"] == []
     assert sentences[-1].startswith(f"'RF helps mid and tail only when the features carry information' {claim}")
-    where = ", ".join(f"s={s}" for s in better_at) or "no informativeness"
+    where = ", ".join(f"s={s}" for s in better_at) or "no value tried"  # not "no informativeness" (s = 0)
     assert f"tail at {where}" in sentences[-1]
     tail = next(s for s in sentences if s.startswith("synthetic tail"))
     assert tail.count("(better)") >= len(better_at) and "gain at s minus gain at s=0.0" in tail

@@ -203,7 +203,8 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     out.append(f"{where}: content mappers vs the untrained cold row, cold Recall@20: {_listing(versus)}.")
     rf = key[(key["baseline"] == "regression") & key["method"].isin(RF_METHODS)]
     out.append(f"{where}: {_rf_versus_regression(rf)}")
-    valid = rows[rows["method"] != "random"].groupby("method", sort=False)["valid_cold_recall@20"].mean()
+    # what a user can deploy: no random scores, no planted factors (synthetic data's hidden truth)
+    valid = rows[~rows["method"].isin(["random", "oracle"])].groupby("method", sort=False)["valid_cold_recall@20"].mean()
     if "zero" in means:
         best = valid[list(MAPPERS)].idxmax()  # chosen on the validation half, not on the test numbers
         row = key[(key["baseline"] == "zero") & (key["method"] == best)].iloc[0]
@@ -215,8 +216,8 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
         room = {"better": "leave room above", "worse": "fall below"}.get(row["verdict"], "are within noise of")
         out.append(f"{where}: the planted item factors (oracle) {room} regression: {describe(row)}.")
     chosen = valid.idxmax()
-    out.append(f"{where}: the cold validation half picks {chosen} (valid cold Recall@20 {valid[chosen]:.4f}); "
-               f"its test cold Recall@20 is {means[chosen]:.4f}.")
+    out.append(f"{where}: among the deployable methods the cold validation half picks {chosen} (valid cold "
+               f"Recall@20 {valid[chosen]:.4f}); its test cold Recall@20 is {means[chosen]:.4f}.")
     return out
 
 

@@ -199,7 +199,8 @@ def sampling_conclusions(differences: pd.DataFrame, timing: pd.DataFrame, endpoi
         + ("; ".join(f"{row['n_steps']} steps {row['metric']} {describe(row)}" for _, row in band.iterrows())
            or "none run") + f"; they {'do not beat' if enough else 'beat'} {fewest} beyond noise here.",
         f"All {differences['setting'].nunique()} sampling settings against {setting_name(reference_solver, first)} "
-        f"on {data_name}: {_tally(differences, 'setting')}.",
+        f"on {data_name}, " + "; ".join(f"{metric}: {_tally(rows, 'setting')}"
+                                         for metric, rows in differences.groupby("metric", sort=False)) + ".",
         versus_references(float(cosine[(reference_solver, last)]), float(ends.loc[(reference_solver, last), "mse"]),
                           references, f"Endpoints on {data_name} at {reference_solver} {last} steps"),
     ]

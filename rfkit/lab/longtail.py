@@ -203,7 +203,7 @@ def sweep_conclusions(deltas: pd.DataFrame, trend: pd.DataFrame, metric: str,
         claim = "is not supported"
     sentences.append(
         f"'RF helps mid and tail only when the features carry information' {claim}: RF is better beyond noise on "
-        + "; ".join(f"{b} at " + (", ".join(f"s={s}" for s in better_at[b]) or "no informativeness")
+        + "; ".join(f"{b} at " + (", ".join(f"s={s}" for s in better_at[b]) or "no value tried")
                     for b in ("mid", "tail")) + f" (tested at s = {', '.join(map(str, values))}).")
     grows = {b: [float(s) for s in trend.loc[(trend["bucket"] == b) & (trend["verdict"] == "better"), column]]
              for b in present}
