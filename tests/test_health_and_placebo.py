@@ -156,3 +156,58 @@ def test_within_noise_verdicts_say_what_they_could_have_detected():
     assert f"could have detected differences of {row['detectable']:.4f} or more" in describe(row)
     clear = {**interval([0.1, 0.11, 0.12]), "verdict": "better"}
     assert "could have detected" not in describe(clear)
+
+
+# --- the levels of "learned nothing", and the mean-and-variance check ----------------------
+
+def test_zero_velocity_losses_are_the_learned_nothing_level():
+    """At v = 0 the flow's MSE is E|x1 - x0|^2 = E[x1^2] + 1 per entry in flow units (about 2),
+    and the contrastive endpoint x_t still holds t * x1: better than chance, not perfect."""
+    from rfkit.generator.health import zero_velocity_losses
+    conditions, x1 = linear_toy(2000)
+    gen = RFEmbeddingGenerator(4, hidden_dim=16, max_contrast_rows=256, cosine_guidance_scale=0.0)
+    gen.compute_loss_and_step(x1, conditions)  # sets the target scale
+    zero = zero_velocity_losses(gen, x1, conditions, n_draws=16)
+    assert zero["rf_loss"] == pytest.approx(1 + float((x1 / gen.scale()).pow(2).mean()), rel=0.05)
+    assert 0.3 * math.log(256) < zero["cl_loss"] < math.log(256)
+    assert zero_velocity_losses(gen, x1, conditions, n_draws=16) == zero  # seeded
+    assert type(gen.net).__name__ == "VelocityNet"  # the trained net is back in place
+    with pytest.raises(ValueError, match="taken a training step"):
+        zero_velocity_losses(RFEmbeddingGenerator(4), x1, conditions)
+
+
+def test_mean_and_variance_check_on_a_point_estimate():
+    """A regression generator ignores its start noise: its samples have no spread, its 1-step
+    output is their mean, and a sample's MSE is the regression MSE plus a zero variance."""
+    from rfkit.lab.flow_probes import mean_and_variance_check
+    conditions, x1 = linear_toy(300)
+    gen = RegressionEmbeddingGenerator(4, hidden_dim=16, dropout=0.0, learning_rate=1e-2)
+    for _ in range(50):
+        gen.compute_loss_and_step(x1, conditions)
+    mse = float(torch.mean((gen.generate(conditions) - x1) ** 2))
+    check = mean_and_variance_check(gen, conditions, x1, regression_mse=mse, n_samples=4)
+    assert check["variance"] == 0 and check["one_step_vs_mean_mse"] == 0
+    assert check["one_step_vs_mean_cosine"] == pytest.approx(1.0)
+    assert check["sample_mse"] == pytest.approx(mse) == pytest.approx(check["predicted_sample_mse"])
+    assert check["sample_over_regression"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="n_samples"):
+        mean_and_variance_check(gen, conditions, x1, mse, n_samples=1)
+
+
+def test_health_table_counts_and_averages_per_generator():
+    import pandas as pd
+
+    from rfkit.lab.health import health_sentence, health_table
+    runs = pd.DataFrame([
+        {"variant": v, "seed": s, "rf_steps_taken": steps, "health_verdict": verdict, "health_one_step_cosine": cos,
+         "health_ridge_cosine": 0.4, "health_noise_cosine": 0.0, "health_sampled_cosine": cos / 2}
+        for v, s, steps, verdict, cos in [("RF", 0, 100, "learned", 0.3), ("RF", 1, 120, "not learned", 0.1),
+                                          ("placebo", 0, 100, "not learned", 0.0)]]
+        + [{"variant": "backbone", "seed": 0}])  # no generator: no health, left out
+    table = health_table(runs)
+    assert list(table.index) == ["RF", "placebo"]
+    assert table.loc["RF", "runs"] == 2 and table.loc["RF", "learned"] == 1
+    assert table.loc["RF", "one_step_cosine"] == pytest.approx(0.2) and table.loc["RF", "rf_steps"] == 110
+    assert "RF learned in 1 of 2 runs" in health_sentence(runs) and "placebo learned in 0 of 1" in health_sentence(runs)
+    with pytest.raises(ValueError, match="no generator health"):
+        health_table(runs[["variant", "seed"]])
