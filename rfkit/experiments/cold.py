@@ -35,6 +35,7 @@ from torch import nn
 
 from rfkit.data.cold_start import warm_items, warm_view
 from rfkit.data.dataset import Dataset
+from rfkit.experiments.runner import health_columns
 from rfkit.generator import EmbeddingGenerator, health, make_generator
 from rfkit.generator.factory import GENERATOR_KEY
 from rfkit.metrics import cold_start_metrics
@@ -217,6 +218,5 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
         records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed,
                         "best_epoch": result.best_epoch, **test,
                         **{f"valid_{k}": v for k, v in valid.items()},
-                        **({} if mapper is None else {"rf_steps_taken": generator_steps,
-                                                      **{f"health_{k}": v for k, v in healths[mapper].items()}})})
+                        **({} if mapper is None else health_columns(healths[mapper], generator_steps))})
     return pd.DataFrame.from_records(records)

@@ -59,8 +59,12 @@ def generator_columns(model: MultimodalGCN) -> dict[str, Any]:
     validated state); empty for the backbone."""
     if not hasattr(model, "rf_generator"):
         return {}
-    record = model.generator_health().record()
-    return {"rf_steps_taken": model.rf_steps_taken, **{HEALTH_PREFIX + k: v for k, v in record.items()}}
+    return health_columns(model.generator_health().record(), model.rf_steps_taken)
+
+
+def health_columns(record: Mapping[str, Any], rf_steps_taken: int) -> dict[str, Any]:
+    """A `GeneratorHealth.record` as run columns: ``rf_steps_taken`` and each field prefixed ``health_``."""
+    return {"rf_steps_taken": rf_steps_taken, **{HEALTH_PREFIX + k: v for k, v in record.items()}}
 
 
 def train_one(config: Mapping[str, Any], seed: int, dataset: Dataset, train_options: Mapping[str, Any],

@@ -290,6 +290,16 @@ class EmbeddingGenerator(nn.Module):
         """Whether the velocity net runs under bf16 autocast on `device` (the `bf16` setting resolved)."""
         return native_bf16(device) if self.bf16 == "auto" else self.bf16
 
+    def _start_noise(self, rows: int, start_noise: Tensor | None,
+                     generator: torch.Generator | None) -> Tensor:
+        """A copy of the given (rows, embedding_dim) start noise, checked, or a fresh N(0, I) draw
+        (from `generator` when given): where `generate` starts, on the net's device and dtype."""
+        if start_noise is None:
+            return randomness.randn((rows, self.embedding_dim), self.net.c_in.weight, generator)
+        x = check_tensor("start_noise", start_noise)
+        check_rows("start_noise", x, rows, self.embedding_dim)
+        return self._same_place("start_noise", x).clone()
+
     def _same_place(self, name: str, value: Tensor) -> Tensor:
         weight = self.net.c_in.weight
         if value.device != weight.device:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from . import randomness
 from .base import DIVERGENCE_ADVICE, EmbeddingGenerator
 from .checks import check_conditions, check_number, check_rows, check_tensor, count_non_finite
 from .objective import cosine_guidance, interpolate, prior_guidance
@@ -104,13 +103,7 @@ class RFEmbeddingGenerator(EmbeddingGenerator):
         conds = check_conditions(conditions)
         rows = conds[0].shape[0]
         self._ensure_net(conds)
-        weight = self.net.c_in.weight
-        if start_noise is not None:
-            x = check_tensor("start_noise", start_noise)
-            check_rows("start_noise", x, rows, self.embedding_dim)
-            x = self._same_place("start_noise", x).clone()
-        else:
-            x = randomness.randn((rows, self.embedding_dim), weight, generator)
+        x = self._start_noise(rows, start_noise, generator)
         if user_prior is not None:
             user_prior = self._same_place("user_prior", check_tensor("user_prior", user_prior))
             check_rows("user_prior", user_prior, rows, self.embedding_dim)
@@ -163,8 +156,7 @@ class RFEmbeddingGenerator(EmbeddingGenerator):
         rows = check_conditions(conditions)[0].shape[0]
         if self.net is None:
             raise RuntimeError("reflow_pairs needs a trained generator: call compute_loss_and_step first")
-        weight = self.net.c_in.weight
-        z0 = randomness.randn((rows, self.embedding_dim), weight, generator)
+        z0 = self._start_noise(rows, None, generator)
         z1 = self.generate(conditions, n_steps, start_noise=z0, solver=solver)
         return z0, z1
 

@@ -87,12 +87,7 @@ class NoiseEmbeddingGenerator(EmbeddingGenerator):
         conds = check_conditions(conditions)
         rows = conds[0].shape[0]
         self._ensure_net(conds)
-        if start_noise is not None:
-            x = check_tensor("start_noise", start_noise)
-            check_rows("start_noise", x, rows, self.embedding_dim)
-            x = self._same_place("start_noise", x).clone()
-        else:
-            x = randomness.randn((rows, self.embedding_dim), self.net.c_in.weight, generator)
+        x = self._start_noise(rows, start_noise, generator)
         if self.row_rms is not None and self.row_rms.shape[0] == rows:
             return x * self.row_rms[:, None]
         return x * self.scale()
