@@ -22,7 +22,7 @@ import yaml
 from rfkit import config
 from rfkit.data import Dataset, cold_start, load
 from rfkit.experiments.cold import evaluate_cold_methods
-from rfkit.experiments.compare import WITH_RF, build_models, compare_rf, epoch_overhead
+from rfkit.experiments.compare import WITH_RF, build_models, compare_rf, epoch_overhead, reference_outcome
 from rfkit.generator import GeneratorHealth
 from rfkit.machine import describe_devices, resolve_device
 from rfkit.publish import readme
@@ -109,7 +109,17 @@ def metrics_table(outcome: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").round(4)
 
 
+def _require_cornac() -> None:
+    """--references needs Cornac: without it, one line that names the extra."""
+    try:
+        import rfkit.integrations.cornac  # noqa: F401
+    except ImportError as exc:
+        raise UserError(f"--references: {exc}") from exc
+
+
 def _train(args: argparse.Namespace) -> int:
+    if args.references:
+        _require_cornac()
     with user_input("--config"):
         settings = read_config(args.config)
         if args.json is not None:
@@ -129,7 +139,11 @@ def _train(args: argparse.Namespace) -> int:
     if not args.no_progress:  # after every input check, so a user error stays one line
         print(f"device {device} ({describe_devices()})", file=sys.stderr)
     outcome = compare_rf(models, dataset, args.epochs, seed, not args.no_progress)
-    print(metrics_table(outcome).to_string())
+    references = reference_outcome(dataset, seed, not args.no_progress) if args.references else {}
+    print(metrics_table({**outcome, **references}).to_string())
+    if references:
+        print("references: Cornac's models on the same split and seed, scored by rfkit.metrics "
+              "(full ranking, training items masked); EASE " + references["EASE"]["chosen"] + " on validation")
     warmup = models[WITH_RF].rf_generator.warmup_epochs if with_rf else 0
     overhead = epoch_overhead(outcome, warmup)
     if overhead is not None:
@@ -143,7 +157,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": settings, "epochs": args.epochs,
-                   "seed": seed, "models": outcome, "epoch_overhead": overhead,
+                   "seed": seed, "models": outcome, "references": references, "epoch_overhead": overhead,
                    "generator_health": health.get(WITH_RF),
                    "provenance": provenance(device=str(device), config=settings)}
         args.json.write_text(json.dumps(payload, indent=2))
@@ -164,7 +178,7 @@ def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
         dataset = cold_start(dataset, args.cold_start, seed)
     table = evaluate_cold_methods(dataset, "multimodal", config, seed,
                                   {"epochs": args.epochs, "progress": not args.no_progress},
-                                  ks=(10, 20))
+                                  ks=(10, 20), references=args.references)
     print(table.drop(columns=["dataset", "host", "seed"]).set_index("method").round(4).to_string())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -233,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--cold-start", type=float, metavar="FRACTION",
                           help="make this fraction of items cold and report cold/warm/all metrics "
                                "of the backbone and each generator variant")
+    training.add_argument("--references", action="store_true",
+                          help="also train Cornac's MostPop, BPR, EASE and VBPR on the same split and seed "
+                               "(with --cold-start: VBPR's content part on the cold items); needs rfkit[cornac]")
     training.add_argument("--device", metavar="{auto,cpu,cuda,cuda:N}",
                        help="where to train and score; auto = cuda when available "
                             "(default: config's device, else auto)")

@@ -7,9 +7,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from rfkit.lab.cold_start import (METHODS, METRICS, RF_METHODS, Setting, cold_grid_figure, cold_job,  # noqa: E402
+from rfkit.lab.cold_start import (METHODS, METRICS, REFERENCE, RF_METHODS, Setting, cold_grid_figure, cold_job,  # noqa: E402
                                   against, cold_jobs, comparisons, conclusions, informativeness_differences,
-                                  method_summary, synthetic_settings, warm_identical)
+                                  method_summary, synthetic_settings, warm_identical, with_reference)
 from rfkit.stats import paired_differences  # noqa: E402
 
 SEEDS = [0, 1, 2, 3]
@@ -96,7 +96,7 @@ def test_informativeness_trend_and_chance_count():
     table = records(0.0 * JITTER, setting="syn s=0", informativeness=0.0, regression=0.2) \
         + records(0.0 * JITTER + 0.03, setting="syn s=1", informativeness=1.0, regression=0.4)
     trend = informativeness_differences(table)
-    assert set(trend["method"]) == set(METHODS) and set(trend["high"]) == {1.0} and set(trend["low"]) == {0.0}
+    assert set(trend["method"]) == set(METHODS) - {REFERENCE} and set(trend["high"]) == {1.0} and set(trend["low"]) == {0.0}
     reg = trend[(trend["method"] == "regression") & (trend["host"] == "lightgcn")].iloc[0]
     assert reg["delta"] == pytest.approx(0.2) and reg["verdict"] == "better"
     untrained = trend[(trend["method"] == "untrained")].iloc[0]
@@ -171,3 +171,24 @@ def test_against_mirrors_pairs_stored_the_other_way():
     assert row["verdict"] == direct["verdict"] == "worse"
     assert row["baseline_mean"] == pytest.approx(0.30) and row["treatment_mean"] == pytest.approx(0.10)
     assert multimodal.loc["rf", "verdict"] == "worse" and multimodal.loc["rf", "delta"] == pytest.approx(-0.05)
+
+
+def test_the_reference_pairs_with_every_host_and_stays_out_of_the_hosts_choices():
+    """Cornac's VBPR (one model per setting and seed) is copied into each host's rows; its warm
+    metrics differ (no host of ours) without breaking the warm identity; the conclusions compare
+    it with regression, and the validation half's pick among a host's methods never names it."""
+    table = pd.DataFrame(records(0.0 * JITTER))
+    reference = pd.DataFrame([{"dataset": "real", "informativeness": None, "setting": "real", "method": REFERENCE,
+                               "seed": seed, "cold_recall@20": 0.5 + JITTER[i], "cold_ndcg@20": 0.25,
+                               "warm_recall@20": 0.9, "warm_ndcg@20": 0.5, "all_recall@20": 0.3,
+                               "all_ndcg@20": 0.2, "valid_cold_recall@20": 0.99}
+                              for i, seed in enumerate(SEEDS)])
+    combined = with_reference(table, reference)
+    copies = combined[combined["method"] == REFERENCE]
+    assert len(copies) == 2 * len(SEEDS) and set(copies["host"]) == {"multimodal", "lightgcn"}
+    assert warm_identical(combined)
+    sentences = conclusions(combined)
+    versus = [s for s in sentences if "Cornac's VBPR" in s]
+    assert len(versus) == 2 and all("minus regression: +0.2000 [" in s and "(better)" in s for s in versus)
+    picks = [s for s in sentences if "the cold validation half picks" in s]
+    assert len(picks) == 2 and not any(REFERENCE in s for s in picks)

@@ -197,6 +197,28 @@ def test_train_cli_no_rf_trains_the_backbone_only(tmp_path, monkeypatch, capsys)
     assert set(json.loads(out.read_text())["models"]) == {"MultimodalGCN"}
 
 
+@pytest.mark.slow
+def test_train_cli_references_add_cornacs_models_on_the_same_split(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "SYNTHETIC_PRESET", "tiny")
+    out = tmp_path / "metrics.json"
+    assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--no-rf", "--references", "--json",
+                 str(out), "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    for name in ("MostPop", "BPR", "EASE", "VBPR"):
+        assert re.search(rf"^{name}\s+0\.\d+", table, re.M), name
+    assert "EASE lamb=" in table and "training items masked" in table
+    references = json.loads(out.read_text())["references"]
+    assert set(references) == {"MostPop", "BPR", "EASE", "VBPR"}
+    assert all(0 <= run["test"]["recall@20"] <= 1 and run["best_epoch"] is None for run in references.values())
+
+
+def test_train_cli_references_without_cornac_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cornac", None)
+    monkeypatch.delitem(sys.modules, "rfkit.integrations.cornac", raising=False)
+    assert_one_line_error(["train", "--dataset", "synthetic", "--references"],
+                          "--references: rfkit.integrations.cornac needs Cornac: pip install 'rfkit[cornac]'", capsys)
+
+
 def assert_one_line_error(argv: list[str], message: str, capsys) -> None:
     """``main(argv)`` exits with status 2 and exactly one stderr line that contains ``message``."""
     with pytest.raises(SystemExit) as exit_info:

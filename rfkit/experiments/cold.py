@@ -19,7 +19,10 @@ All methods share that host and differ only in the cold items' rows of the propa
 - ``regression``: the regression baseline, fitted after the host in the same way;
 - ``oracle`` (synthetic data only): the planted item factors mapped to the ID rows by least squares
   on the warm items, the ceiling of a content mapper;
-- ``random``: random scores, no host: the chance level of every metric.
+- ``random``: random scores, no host: the chance level of every metric;
+- ``vbpr_content`` (with ``references=True``; needs Cornac): no host either: Cornac's VBPR trained
+  on the warm items, cold items scored by its content part alone (a reference written elsewhere,
+  `rfkit.experiments.references.vbpr_cold_scores`).
 """
 from __future__ import annotations
 
@@ -188,12 +191,13 @@ MAPPER_OF = {"rf_1step": "flow", "rf": "flow", "rf_mean": "flow", "regression": 
 def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any], seed: int = 0,
                           train_options: Mapping[str, Any] | None = None,
                           item_factors: np.ndarray | None = None, generator_steps: int = 1000,
-                          samples: int = 8, ks: Sequence[int] = (20,)) -> pd.DataFrame:
+                          samples: int = 8, ks: Sequence[int] = (20,), references: bool = False) -> pd.DataFrame:
     """Train one host on a cold-start dataset and score every cold-item method on it.
 
     ``config`` holds the model keys and rf_* keys (as configs/multimodal.yaml); ``train_options``
     go to `rfkit.train.train` (epochs, lr, patience, ...; progress is off unless given).
-    ``item_factors`` (the planted factors of synthetic data) adds the oracle. One row per method:
+    ``item_factors`` (the planted factors of synthetic data) adds the oracle, ``references`` the
+    Cornac VBPR content reference (``vbpr_content``). One row per method:
     dataset, host, method, seed, the host's best epoch, the test ``cold_/warm_/all_`` Recall and
     NDCG@K and the same on the validation half prefixed ``valid_``; the rows of a mapper's methods
     also carry that mapper's health on the warm items (``health_*``, ``rf_steps_taken``).
@@ -210,6 +214,9 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
               for method, values in cold_rows(parts, dataset, mappers, seed, samples, item_factors).items()}
     scores["random"] = torch.rand(dataset.n_users, dataset.n_items,
                                   generator=torch.Generator().manual_seed(seed))
+    if references:
+        from rfkit.experiments.references import vbpr_cold_scores  # needs Cornac
+        scores["vbpr_content"] = vbpr_cold_scores(dataset, seed)
     records = []
     for method, score in scores.items():
         test = cold_start_metrics(score, dataset, "test", ks)

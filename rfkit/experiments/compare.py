@@ -1,6 +1,6 @@
 """The command line's comparison: the multimodal host trained without and with RF on the same
-data and seed, each run's record (metrics at the best epoch, history, generator health) and RF's
-seconds per epoch over the backbone's."""
+data and seed, each run's record (metrics at the best epoch, history, generator health), RF's
+seconds per epoch over the backbone's, and Cornac's reference recommenders on the same split."""
 from __future__ import annotations
 
 import json
@@ -51,6 +51,18 @@ def compare_rf(models: Mapping[str, MultimodalGCN], dataset: Dataset, epochs: in
         if failure is not None:
             break  # the comparison is incomplete; what was measured is still reported
     return outcome
+
+
+def reference_outcome(dataset: Dataset, seed: int, progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Cornac's references (`rfkit.experiments.references`) on the same split and seed, in the
+    record format of `compare_rf` (no best epoch, no history)."""
+    from rfkit.experiments.references import reference_runs  # needs Cornac
+    runs = reference_runs(dataset, [seed], progress=progress)
+    return {row["variant"]: {"status": "ok", "reason": None, "best_epoch": None, "seconds": row["train_seconds"],
+                             **{split: {k.split("_", 1)[1]: v for k, v in row.items() if k.startswith(f"{split}_")}
+                                for split in ("valid", "test")},
+                             **({"chosen": row["chosen"]} if isinstance(row.get("chosen"), str) else {})}
+            for row in runs.to_dict(orient="records")}
 
 
 def epoch_overhead(outcome: Mapping[str, Mapping[str, Any]], warmup: int) -> dict[str, float] | None:

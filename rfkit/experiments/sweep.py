@@ -51,6 +51,11 @@ def run_configs(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], 
     return pd.DataFrame([{"variant": row["variant"], **configs[row["variant"]], **row} for row in records(results)])
 
 
+def grid_name(params: Mapping[str, Any]) -> str:
+    """The variant name of one grid combination: "key=value, key=value"."""
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
 def run_grid(base_config: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], seeds: Sequence[int],
              dataset: Dataset, executor: Executor | None = None, progress: bool = True,
              rescore_ratios: Sequence[float] | None = None, **train_options: Any) -> pd.DataFrame:
@@ -60,8 +65,7 @@ def run_grid(base_config: Mapping[str, Any], grid: Mapping[str, Sequence[Any]], 
     for name, values in grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
             raise ValueError(f"grid[{name!r}] must be a non-empty list of values, got {values!r}")
-    configs = {", ".join(f"{k}={v}" for k, v in params.items()): {**base_config, **params}
-               for params in ParameterGrid(dict(grid))}
+    configs = {grid_name(params): {**base_config, **params} for params in ParameterGrid(dict(grid))}
     return run_configs(configs, seeds, dataset, executor, progress, rescore_ratios, **train_options)
 
 

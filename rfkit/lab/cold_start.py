@@ -24,16 +24,18 @@ from rfkit.data import Dataset, cold_start, make_synthetic
 from rfkit.experiments.cold import HOSTS, evaluate_cold_methods
 from rfkit.lab.health import health_sentence
 from rfkit.lab.plots import plot_method_points
+from rfkit.metrics import cold_start_metrics
 from rfkit.stats import chance_exceedances, describe, interval, paired_differences
 
 METRICS = tuple(f"{group}_{name}@20" for group in ("cold", "warm", "all") for name in ("recall", "ndcg"))
 COMPARED = ("cold_recall@20", "cold_ndcg@20", "all_recall@20", "all_ndcg@20")  # warm: same for all
 RF_METHODS = ("rf_1step", "rf", "rf_mean")
 MAPPERS = (*RF_METHODS, "regression")
-METHODS = ("untrained", "zero", *MAPPERS, "oracle", "random")
+REFERENCE = "vbpr_content"  # Cornac's VBPR, cold items scored by its content part: no host of ours
+METHODS = ("untrained", "zero", *MAPPERS, "oracle", REFERENCE, "random")
 BASELINES = ("untrained", "zero", "regression")  # each compared with every method but earlier baselines
 PALETTE = {"untrained": "tab:gray", "zero": "black", "rf_1step": "lightskyblue", "rf": "tab:blue",
-           "rf_mean": "navy", "regression": "tab:orange", "oracle": "tab:green", "random": "tab:red"}
+           "rf_mean": "navy", "regression": "tab:orange", "oracle": "tab:green", REFERENCE: "tab:pink", "random": "tab:red"}
 KEY = "cold_recall@20"
 
 
@@ -77,6 +79,26 @@ def cold_job(setting: Setting, host: str, seed: int, cold_fraction: float, confi
             for row in table.to_dict(orient="records")]
 
 
+def reference_job(setting: Setting, seed: int, cold_fraction: float) -> list[dict[str, Any]]:
+    """Cornac's VBPR on the same cold split as `cold_job` (`rfkit.experiments.references.vbpr_cold_scores`):
+    one record without a host; `with_reference` copies it into every host's rows."""
+    from rfkit.experiments.references import vbpr_cold_scores  # needs Cornac
+    torch.set_num_threads(1)
+    dataset = cold_start(setting.dataset, cold_fraction, seed=seed)
+    scores = vbpr_cold_scores(dataset, seed)
+    test, valid = cold_start_metrics(scores, dataset, "test", (20,)), cold_start_metrics(scores, dataset, "valid", (20,))
+    return [{"dataset": setting.dataset.name, "informativeness": setting.informativeness, "setting": setting.label,
+             "method": REFERENCE, "seed": seed, **{m: test[m] for m in METRICS},
+             "valid_cold_recall@20": valid["cold_recall@20"]}]
+
+
+def with_reference(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """``table`` plus the reference's records, one copy for every host run on that setting and seed,
+    so that it pairs with each host's methods seed by seed."""
+    hosts = table[["setting", "seed", "host"]].drop_duplicates()
+    return pd.concat([table, reference.merge(hosts, on=["setting", "seed"])], ignore_index=True)
+
+
 HEALTH_COLUMNS = ("rf_steps_taken", "health_verdict", "health_one_step_cosine", "health_ridge_cosine",
                   "health_noise_cosine", "health_sampled_cosine")
 
@@ -102,10 +124,11 @@ def _frame(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def warm_identical(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> bool:
-    """Whether every method but random has the same warm metrics within each (setting, host, seed):
-    the methods only replace cold rows, and warm candidates never see them."""
+    """Whether every method of the host (not random, not the reference) has the same warm metrics
+    within each (setting, host, seed): the methods only replace cold rows, and warm candidates
+    never see them."""
     frame = _frame(table)
-    hosted = frame[frame["method"] != "random"]
+    hosted = frame[~frame["method"].isin(["random", REFERENCE])]
     spread = hosted.groupby(["setting", "host", "seed"])[["warm_recall@20", "warm_ndcg@20"]].agg(np.ptp)
     return bool((spread.to_numpy() == 0).all())
 
@@ -203,8 +226,13 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     out.append(f"{where}: content mappers vs the untrained cold row, cold Recall@20: {_listing(versus)}.")
     rf = key[(key["baseline"] == "regression") & key["method"].isin(RF_METHODS)]
     out.append(f"{where}: {_rf_versus_regression(rf)}")
-    # what a user can deploy: no random scores, no planted factors (synthetic data's hidden truth)
-    valid = rows[~rows["method"].isin(["random", "oracle"])].groupby("method", sort=False)["valid_cold_recall@20"].mean()
+    if REFERENCE in means:
+        row = key[(key["baseline"] == "regression") & (key["method"] == REFERENCE)].iloc[0]
+        out.append(f"{where}: Cornac's VBPR scoring cold items by its content part alone (a reference "
+                   f"trained outside this host) minus regression: {describe(row)}.")
+    # what a user can deploy with this host: no random scores, no planted factors (synthetic
+    # data's hidden truth), no model other than the host
+    valid = rows[~rows["method"].isin(["random", "oracle", REFERENCE])].groupby("method", sort=False)["valid_cold_recall@20"].mean()
     if "zero" in means:
         best = valid[list(MAPPERS)].idxmax()  # chosen on the validation half, not on the test numbers
         row = key[(key["baseline"] == "zero") & (key["method"] == best)].iloc[0]

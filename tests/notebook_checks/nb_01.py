@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from rfkit.experiments.cost import ACCURACY_TOLERANCE, KNOBS
+from rfkit.experiments.references import REFERENCES
+from rfkit.experiments.tuning import CHOICE_METRIC, QUICK_HOST_GRID
 from rfkit.stats import chance_exceedances, paired_differences
 
 TEST_METRICS = ("test_recall@10", "test_recall@20", "test_ndcg@10", "test_ndcg@20")
@@ -60,6 +62,31 @@ def check_knobs(r: dict[str, Any], config_name: str, seeds: list[int]) -> None:
     keepers = table[table["keeps_accuracy"] & (table.index != "backbone")]
     assert r["conclusions"][-1].startswith(f"  => the cheapest RF integration that keeps the literal accuracy: "
                                            f"{keepers.index[0]} (")
+
+
+def check_references(r: dict[str, Any], seeds: list[int]) -> None:
+    """The host was chosen on validation among the grid; every reference ran on every seed, the
+    deterministic ones alike on all; 'where the host stands' pairs them with the backbone by seed."""
+    tuning = pd.DataFrame(r["host_tuning"])
+    assert len(tuning) == len(pd.MultiIndex.from_product(list(QUICK_HOST_GRID.values())))
+    assert tuning["chosen"].sum() == 1
+    chosen = tuning[tuning["chosen"]].iloc[0]
+    assert chosen[CHOICE_METRIC] == tuning[CHOICE_METRIC].max()
+    assert r["host"] == {k: chosen[k] for k in QUICK_HOST_GRID}
+    references = pd.DataFrame(r["references"])
+    assert list(references["variant"].unique()) == list(REFERENCES)
+    assert all(sorted(group) == seeds for _, group in references.groupby("variant")["seed"])
+    assert (references[~references["stochastic"]].groupby("variant")["test_ndcg@20"].nunique() == 1).all()
+    assert (references["test_recall@20"] >= references["test_recall@10"]).all()
+    table = pd.concat([pd.DataFrame(r["runs"]), references])
+    for row in r["versus_references"]:
+        expected = paired_differences(table, "test_ndcg@20", "backbone", [row["variant"]]).iloc[0]
+        assert row["delta"] == pytest.approx(expected["delta"], abs=1e-12) and row["verdict"] == expected["verdict"]
+    assert [row["variant"] for row in r["versus_references"]] == list(REFERENCES)
+    standing = next(c for c in r["conclusions"] if c.startswith("Where the host stands"))
+    trails = [row["variant"] for row in r["versus_references"] if row["verdict"] == "better"]
+    assert (f"The host trails {', '.join(trails)} beyond noise" in standing) == bool(trails)
+    assert r["conclusions"][0].startswith(f"Tuned on {CHOICE_METRIC} over {len(tuning)} host settings")
 
 
 def check(payload: dict[str, Any]) -> None:
@@ -124,4 +151,5 @@ def check(payload: dict[str, Any]) -> None:
     assert r["warmup_prefix_max_diff"] == 0.0 < r["after_warmup_max_diff"]
     assert r["cost_seeds"] == seeds[:3]
     check_knobs(r, p["CONFIG"], r["cost_seeds"])
+    check_references(r, seeds)
     assert len(payload["figures"]) >= 5

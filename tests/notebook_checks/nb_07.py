@@ -12,7 +12,7 @@ MAPPERS = ["rf_1step", "rf", "rf_mean", "regression"]
 
 
 def expected_methods(host: str, synthetic: bool) -> set[str]:
-    return {"untrained", *MAPPERS, "random"} | ({"zero"} if host == "multimodal" else set()) \
+    return {"untrained", *MAPPERS, "random", "vbpr_content"} | ({"zero"} if host == "multimodal" else set()) \
         | ({"oracle"} if synthetic else set())
 
 
@@ -27,6 +27,7 @@ def check(payload: dict[str, Any]) -> None:
     differences and sentences follow from the recorded per-seed numbers."""
     p, r = payload["parameters"], payload["results"]
     frame = pd.DataFrame(r["cold_start"])
+    assert p["REFERENCES"] is True
     assert not frame[[*METRICS, "valid_cold_recall@20"]].isna().any().any()
     assert frame[[*METRICS, "valid_cold_recall@20"]].ge(0).all().all()
     assert frame[[*METRICS, "valid_cold_recall@20"]].le(1).all().all()
@@ -47,8 +48,11 @@ def check(payload: dict[str, Any]) -> None:
                 assert set(seed_rows["method"]) == expected_methods(host, is_synthetic), (setting, host)
 
     # Cold methods replace cold rows only: warm metrics agree across methods of one host and seed.
-    hosted = frame[frame["method"] != "random"]
+    hosted = frame[~frame["method"].isin(["random", "vbpr_content"])]
     assert same_rows(hosted, ["setting", "host", "seed"], ["warm_recall@20", "warm_ndcg@20"])
+    # Cornac's VBPR has no host of ours: one model per setting and seed, the same row for every host.
+    vbpr = frame[frame["method"] == "vbpr_content"]
+    assert vbpr["best_epoch"].isna().all() and same_rows(vbpr, ["setting", "seed"], METRICS)
     assert r["warm_identical"] is True
     # Random scores depend on the seed and the split only: equal across hosts and informativeness
     # (synthetic interactions, hence cold splits, do not depend on informativeness).
@@ -56,7 +60,7 @@ def check(payload: dict[str, Any]) -> None:
     assert same_rows(random, ["setting", "seed"], METRICS)
     assert same_rows(random[random["informativeness"].notna()], ["seed"], METRICS)
     # The ID-only host never sees the features: its untrained rows and warm metrics ignore s.
-    id_only = synthetic[(synthetic["host"] == "lightgcn") & (synthetic["method"] != "random")]
+    id_only = synthetic[(synthetic["host"] == "lightgcn") & ~synthetic["method"].isin(["random", "vbpr_content"])]
     assert same_rows(id_only[id_only["method"] == "untrained"], ["seed"], METRICS + ["best_epoch"])
     assert same_rows(id_only, ["seed"], ["warm_recall@20", "warm_ndcg@20"])
 
