@@ -35,7 +35,8 @@ REFERENCE = "vbpr_content"  # Cornac's VBPR, cold items scored by its content pa
 METHODS = ("untrained", "zero", *MAPPERS, "oracle", REFERENCE, "random")
 BASELINES = ("untrained", "zero", "regression")  # each compared with every method but earlier baselines
 PALETTE = {"untrained": "tab:gray", "zero": "black", "rf_1step": "lightskyblue", "rf": "tab:blue",
-           "rf_mean": "navy", "regression": "tab:orange", "oracle": "tab:green", REFERENCE: "tab:pink", "random": "tab:red"}
+           "rf_mean": "navy", "regression": "tab:orange", "oracle": "tab:green", REFERENCE: "tab:pink",
+           "random": "tab:red"}
 KEY = "cold_recall@20"
 
 
@@ -86,7 +87,7 @@ def reference_job(setting: Setting, seed: int, cold_fraction: float) -> list[dic
     torch.set_num_threads(1)
     dataset = cold_start(setting.dataset, cold_fraction, seed=seed)
     scores = vbpr_cold_scores(dataset, seed)
-    test, valid = cold_start_metrics(scores, dataset, "test", (20,)), cold_start_metrics(scores, dataset, "valid", (20,))
+    test, valid = (cold_start_metrics(scores, dataset, split, (20,)) for split in ("test", "valid"))
     return [{"dataset": setting.dataset.name, "informativeness": setting.informativeness, "setting": setting.label,
              "method": REFERENCE, "seed": seed, **{m: test[m] for m in METRICS},
              "valid_cold_recall@20": valid["cold_recall@20"]}]
@@ -232,7 +233,8 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
                    f"trained outside this host) minus regression: {describe(row)}.")
     # what a user can deploy with this host: no random scores, no planted factors (synthetic
     # data's hidden truth), no model other than the host
-    valid = rows[~rows["method"].isin(["random", "oracle", REFERENCE])].groupby("method", sort=False)["valid_cold_recall@20"].mean()
+    deployable = rows[~rows["method"].isin(["random", "oracle", REFERENCE])]
+    valid = deployable.groupby("method", sort=False)["valid_cold_recall@20"].mean()
     if "zero" in means:
         best = valid[list(MAPPERS)].idxmax()  # chosen on the validation half, not on the test numbers
         row = key[(key["baseline"] == "zero") & (key["method"] == best)].iloc[0]
