@@ -26,6 +26,7 @@ from rfkit.experiments.compare import WITH_RF, build_models, compare_rf, epoch_o
 from rfkit.generator import GeneratorHealth
 from rfkit.machine import describe_devices, resolve_device
 from rfkit.publish import readme
+from rfkit.publish.lessons import EXECUTED_DIR, publish_lesson
 from rfkit.publish.provenance import provenance
 
 PROG = "python -m rfkit"
@@ -78,16 +79,19 @@ def _report(args: argparse.Namespace) -> int:
             print(f"\n{report.name} failed at {report.error}", file=sys.stderr)
     print(f"\nreport: {Path(args.output) / 'index.html'}")
     if args.figures is not None and not args.quick:
-        publish_results(reports, Path(args.figures))
+        publish_results(reports, Path(args.figures), Path(args.notebooks) / EXECUTED_DIR)
     return int(any(r.status == "failed" for r in reports))
 
 
-def publish_results(reports: Sequence[Any], figures_dir: Path) -> None:
-    """Copy each successful full run's results.json next to its figures and refresh the README's
-    measured block from them (the README then quotes what the code computed)."""
+def publish_results(reports: Sequence[Any], figures_dir: Path, lessons_dir: Path) -> None:
+    """Copy each successful full run's results.json next to its figures and its executed notebook
+    to ``lessons_dir`` (`rfkit.publish.lessons`), then refresh the README's generated blocks from
+    them (the README then quotes what the code computed)."""
     for report in reports:
         if report.status == "ok":
             shutil.copyfile(report.output_dir / "results.json", figures_dir / report.name / "results.json")
+            publish_lesson(report.notebook, report.source_sha256, report.provenance,
+                           report.results.get("runtime_s"), lessons_dir)
     readme_path = Path("README.md")
     if readme_path.is_file() and readme.refresh(readme_path, figures_dir):
         print(f"{readme_path}: measured block updated from {figures_dir}/*/results.json")

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from rfkit.lab.longtail import ALL, bucket_differences, conclusions, gain_trend, real_conclusions, sweep_conclusions
+from rfkit.stats import describe
 
 SEEDS = (0, 1, 2)
 CONSISTENT, MIXED = (0.010, 0.012, 0.011), (0.010, -0.010, 0.002)
@@ -34,8 +35,10 @@ def test_real_conclusions_say_better_worse_and_within_noise():
     sentences, flags = real_conclusions(deltas, "movielens", "recall@20")
     assert sentences[0] == "movielens, test recall@20, RF minus backbone per bucket (95% intervals over 3 seeds):"
     assert sentences[1].startswith("  head: -0.0110 [") and "(worse); backbone 0.2500, -4% relative" in sentences[1]
-    assert sentences[5] == ("  => on movielens, RF is better on mid, tail, worse on head, within noise on no bucket; "
-                            "overall (all): within noise.")
+    assert sentences[5].startswith("  => on movielens, RF is better on mid, tail, worse on head, within noise on no "
+                                   "bucket; test recall@20 RF minus backbone on tail items +0.0110 [")
+    all_row = deltas.set_index("bucket").loc[ALL]
+    assert sentences[5].endswith(f"on all items {describe(all_row)}.") and "(within noise;" in sentences[5]
     assert "trades accuracy on popular items" in sentences[6] and flags["trades_head_for_tail"]
     assert flags["rf_better_real"] == {"head": False, "mid": True, "tail": True, ALL: False}
     assert flags["rf_worse_real"]["head"] and flags["real_verdicts"][ALL] == "within noise"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "rfkit"
-CORE = ("generator", "data", "models", "train", "metrics", "stats", "config", "machine", "experiments")
+CORE = ("generator", "data", "models", "train", "metrics", "stats", "config", "machine", "experiments",
+        "integrations")
 
 
 def module_name(path: Path) -> str:

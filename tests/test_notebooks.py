@@ -17,6 +17,7 @@ import papermill
 import pytest
 from PIL import Image
 
+from rfkit.lab.setup import findings_markdown
 from rfkit.publish.report import execute
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -61,7 +62,8 @@ def test_quick_run(path: Path, tmp_path: Path) -> None:
                                    "FIGURES_DIR": str(figures_dir)})
     assert run.status == "ok", f"{path.name} failed at {run.error}"
 
-    duration = nbformat.read(run.notebook, as_version=4).metadata.papermill.duration
+    executed = nbformat.read(run.notebook, as_version=4)
+    duration = executed.metadata.papermill.duration
     assert duration < QUICK_LIMIT_S, f"quick run took {duration:.1f} s"
 
     results_file = output_dir / "results.json"
@@ -82,5 +84,14 @@ def test_quick_run(path: Path, tmp_path: Path) -> None:
         assert figure_path.is_relative_to(figures_dir.resolve()), \
             f"figure {name!r} ({figure}) is not in FIGURES_DIR"
         assert_png(figure_path)
+
+    # The lesson ends with its answer: the last output is the conclusions rendered as Markdown, and
+    # the key findings the README quotes are among them (one or two per notebook, with numbers).
+    conclusions, key_findings = payload["results"]["conclusions"], payload["results"]["key_findings"]
+    last_output = executed.cells[-1].outputs[-1]
+    assert last_output.output_type == "display_data"
+    assert last_output.data["text/markdown"] == findings_markdown(conclusions)
+    assert 1 <= len(key_findings) <= 2 and set(key_findings) <= set(conclusions)
+    assert all(any(ch.isdigit() for ch in finding) for finding in key_findings)
 
     check(payload)

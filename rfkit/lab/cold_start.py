@@ -215,6 +215,14 @@ def _rf_versus_regression(rows: pd.DataFrame) -> str:
     return f"{head}: {_listing(rows)}."
 
 
+def rf_versus_regression_sentence(diffs: pd.DataFrame, setting: str, host: str) -> str:
+    """The answer of one (setting, host) cell to the notebook's question, from `comparisons` rows:
+    does any RF variant beat regression on cold Recall@20?"""
+    rows = diffs[(diffs["setting"] == setting) & (diffs["host"] == host) & (diffs["metric"] == KEY)
+                 & (diffs["baseline"] == "regression") & diffs["method"].isin(RF_METHODS)]
+    return f"{setting}, {host} host: {_rf_versus_regression(rows)}"
+
+
 def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, host: str) -> list[str]:
     rows = frame[(frame["setting"] == setting) & (frame["host"] == host)]
     means = rows.groupby("method", sort=False)[KEY].mean()
@@ -225,8 +233,7 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     key = diffs[(diffs["setting"] == setting) & (diffs["host"] == host) & (diffs["metric"] == KEY)]
     versus = key[(key["baseline"] == "untrained") & key["method"].isin(["regression", "rf"])]
     out.append(f"{where}: content mappers vs the untrained cold row, cold Recall@20: {_listing(versus)}.")
-    rf = key[(key["baseline"] == "regression") & key["method"].isin(RF_METHODS)]
-    out.append(f"{where}: {_rf_versus_regression(rf)}")
+    out.append(rf_versus_regression_sentence(diffs, setting, host))
     if REFERENCE in means:
         row = key[(key["baseline"] == "regression") & (key["method"] == REFERENCE)].iloc[0]
         out.append(f"{where}: Cornac's VBPR scoring cold items by its content part alone (a reference "

@@ -163,7 +163,8 @@ def real_conclusions(deltas: pd.DataFrame, data_name: str, metric: str) -> tuple
     trades = verdicts["head"] == "worse" and "better" in (verdicts["mid"], verdicts["tail"])
     sentences.append(f"  => on {data_name}, RF is better on {_buckets(core, 'better')}, worse on "
                      f"{_buckets(core, 'worse')}, within noise on {_buckets(core, 'within noise')}; "
-                     f"overall ({ALL}): {verdicts[ALL]}.")
+                     f"test {metric} RF minus backbone on tail items {describe(by.loc['tail'])}, "
+                     f"on all items {describe(by.loc[ALL])}.")
     if trades:
         sentences.append(f"  => RF trades accuracy on popular items for accuracy on rarer ones here; the net "
                          f"effect on all users is '{verdicts[ALL]}'.")

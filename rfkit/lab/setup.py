@@ -5,7 +5,8 @@ Every experiment notebook starts with
     lab = start("01_integration", QUICK, SEED, OUTPUT_DIR, FIGURES_DIR, n_seeds=N_SEEDS, DATASET=DATASET)
     dataset = lab.dataset(DATASET)
 
-and ends with ``lab.finish(conclusions=..., **numbers)``. QUICK runs use the tiny synthetic preset
+and ends with ``lab.finish(conclusions, key_findings, **numbers)``, which renders the conclusions as
+the notebook's last output ("What this notebook found"). QUICK runs use the tiny synthetic preset
 and the quick budget of `rfkit.config.training_options` (seconds); full runs use the chosen dataset
 and the full budget. Several trainings run side by side with ``with lab.pool() as pool:``, each
 single-threaded, and the pool is shut down even when a cell fails.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 import seaborn as sns
 import torch
+from IPython.display import Markdown, display
 
 from rfkit import config
 from rfkit.config import training_options
@@ -89,12 +91,28 @@ class Lab:
     def elapsed(self) -> float:
         return time.time() - self.started
 
-    def finish(self, **numbers: Any) -> Path:
-        """Record the final numbers and the run time, write results.json and say where."""
-        self.record.record(**numbers, runtime_s=self.elapsed())
+    def finish(self, conclusions: Sequence[str], key_findings: Sequence[str] = (), **numbers: Any) -> None:
+        """Record the conclusions, the `key_findings` among them (the README's "what we found"),
+        the final numbers and the run time; write results.json; render the conclusions as Markdown,
+        the notebook's last output."""
+        missing = [finding for finding in key_findings if finding not in conclusions]
+        if missing:
+            raise ValueError(f"key_findings must be among the conclusions; not found: {missing}")
+        self.record.record(conclusions=list(conclusions), key_findings=list(key_findings), **numbers,
+                           runtime_s=self.elapsed())
         path = self.record.write()
         print(f"runtime {self.elapsed():.0f} s; wrote {path}")
-        return path
+        display(Markdown(findings_markdown(conclusions)))
+
+
+FINDINGS_HEADING = "### What this notebook found"
+
+
+def findings_markdown(conclusions: Sequence[str]) -> str:
+    """The conclusions as a Markdown list under `FINDINGS_HEADING`; a conclusion indented with
+    spaces (a detail of the one above) becomes a nested item."""
+    items = [("    - " if line.startswith(" ") else "- ") + line.strip() for line in conclusions]
+    return "\n".join([FINDINGS_HEADING, "", *items])
 
 
 def start(notebook: str, quick: bool, seed: int, output_dir: str | Path, figures_dir: str | Path,

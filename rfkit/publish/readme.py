@@ -1,14 +1,13 @@
-"""The README's measured sections, generated from result files instead of typed by hand.
+"""What the kit measured, generated from result files instead of typed by hand.
 
-Two marked blocks of README.md are written here and nowhere else:
+- README.md's marked ``findings`` block: the key findings of every notebook's full run (at most
+  `MAX_FINDINGS`, each a sentence with its number and interval, linked to the executed lesson);
+- FINDINGS.md, written whole: per notebook, every conclusion its full run computed
+  (``figures/<notebook>/results.json``, left there by ``make report``) with its run time and what
+  produced it, then the tables the benchmarks wrote (``benchmarks/results/*.json``, by ``make bench``).
 
-- ``measured``: per notebook, the conclusions its full run computed (``figures/<notebook>/results.json``,
-  left there by ``make report``), with its run time and what produced it;
-- ``benchmarks``: the tables the benchmarks wrote (``benchmarks/results/*.json``, by ``make bench``),
-  each with its machine line.
-
-``python -m rfkit readme`` (and a full ``python -m rfkit report --figures figures``) refreshes them;
-a test fails when the README's blocks differ from what the committed files give.
+``python -m rfkit readme`` (and a full ``python -m rfkit report --figures figures``) refreshes both;
+a test fails when either differs from what the committed files give.
 """
 from __future__ import annotations
 
@@ -18,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-BLOCKS = ("measured", "benchmarks")
+BLOCKS = ("findings",)
+MAX_FINDINGS = 10
+FINDINGS_PAGE = "FINDINGS.md"
 
 
 def _marker(name: str, end: bool = False) -> str:
@@ -46,6 +47,25 @@ def _provenance_line(payload: Mapping[str, Any]) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _lesson_link(name: str) -> str:
+    return f"[{name}](notebooks/executed/{name}.ipynb)"
+
+
+def findings_block(figures_dir: str | Path) -> str:
+    """The README's key findings: each notebook's ``key_findings``, in notebook order, at most
+    `MAX_FINDINGS`, each linked to its executed lesson; then where the full lists are."""
+    findings = [(name, " ".join(str(f).split()).removeprefix("=> "))
+                for name, payload in _results(Path(figures_dir))
+                for f in payload.get("results", {}).get("key_findings", [])]
+    if not findings:
+        return "No key findings yet: run `make report`."
+    if len(findings) > MAX_FINDINGS:
+        raise ValueError(f"the notebooks name {len(findings)} key findings; the README shows at most {MAX_FINDINGS}")
+    lines = [f"{i}. {finding} ({_lesson_link(name)})" for i, (name, finding) in enumerate(findings, 1)]
+    return "\n".join([*lines, "", f"Every conclusion of every notebook, with run times, figures and the "
+                                   f"benchmarks: [{FINDINGS_PAGE}]({FINDINGS_PAGE})."])
+
+
 def measured_block(figures_dir: str | Path, root: str | Path = ".") -> str:
     """Markdown of every notebook's computed conclusions, from ``figures/*/results.json``."""
     figures_dir, root = Path(figures_dir), Path(root)
@@ -57,9 +77,13 @@ def measured_block(figures_dir: str | Path, root: str | Path = ".") -> str:
         results = payload.get("results", {})
         runtime = results.get("runtime_s")
         made = _provenance_line(payload)
-        lines.append(f"**{name}**" + (f" ({runtime / 60:.1f} min" if runtime else " (") + (f"; {made})" if made else ")"))
+        lines.append(f"### {_lesson_link(name)}")
         lines.append("")
-        lines += [f"- {sentence}" for sentence in _sentences(results)] or ["- (no conclusions recorded)"]
+        lines.append(("Full run" + (f" of {runtime / 60:.1f} min" if runtime else "")) + (f"; {made}." if made else "."))
+        lines.append("")
+        # a conclusion indented with spaces details the one above it: a nested item
+        lines += [("    - " if s.startswith(" ") else "- ") + s.strip() for s in _sentences(results)] \
+            or ["- (no conclusions recorded)"]
         figures = payload.get("figures", {})
         if figures:
             first = Path(next(iter(figures.values()))).name
@@ -116,10 +140,21 @@ def benchmarks_block(results_dir: str | Path) -> str:
     return "\n".join(lines).rstrip()
 
 
-def render(figures_dir: str | Path = "figures", bench_dir: str | Path = "benchmarks/results",
-           root: str | Path = ".") -> dict[str, str]:
-    """The generated blocks, by name."""
-    return {"measured": measured_block(figures_dir, root), "benchmarks": benchmarks_block(bench_dir)}
+def render(figures_dir: str | Path = "figures") -> dict[str, str]:
+    """The README's generated blocks, by name."""
+    return {"findings": findings_block(figures_dir)}
+
+
+def findings_page(figures_dir: str | Path = "figures", bench_dir: str | Path = "benchmarks/results",
+                  root: str | Path = ".") -> str:
+    """FINDINGS.md: every notebook's conclusions, then the benchmarks."""
+    return "\n".join([
+        "# What rfkit measured", "",
+        "Generated by `python -m rfkit readme` from `figures/*/results.json` (a full `make report`) and",
+        "`benchmarks/results/*.json` (`make bench`); do not edit. Every \"better\" or \"worse\" is a paired 95%",
+        "interval that excludes zero; a \"within noise\" one says what it could have detected.", "",
+        "## Notebooks", "", measured_block(figures_dir, root), "",
+        "## Benchmarks", "", benchmarks_block(bench_dir), ""])
 
 
 def blocks_in(text: str) -> dict[str, str]:
@@ -136,13 +171,18 @@ def blocks_in(text: str) -> dict[str, str]:
 
 def refresh(readme: str | Path = "README.md", figures_dir: str | Path = "figures",
             bench_dir: str | Path = "benchmarks/results") -> bool:
-    """Rewrite the README's generated blocks from the result files; True if anything changed."""
+    """Rewrite the README's generated blocks and FINDINGS.md beside it from the result files;
+    True if anything changed."""
     readme = Path(readme)
     text = original = readme.read_text()
     blocks_in(text)  # every block must exist before anything is written
-    for name, content in render(figures_dir, bench_dir, readme.parent).items():
+    for name, content in render(figures_dir).items():
         pattern = re.escape(_marker(name)) + r"\n.*?\n?" + re.escape(_marker(name, end=True))
         text = re.sub(pattern, lambda _: f"{_marker(name)}\n{content}\n{_marker(name, end=True)}", text, flags=re.S)
+    page = readme.parent / FINDINGS_PAGE
+    content = findings_page(figures_dir, bench_dir, readme.parent)
+    changed = text != original or not page.is_file() or page.read_text() != content
     if text != original:
         readme.write_text(text)
-    return text != original
+    page.write_text(content)
+    return changed

@@ -21,6 +21,7 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
+from rfkit.publish.lessons import source_hash
 from rfkit.publish.report_index import key_numbers, write_index
 from rfkit.publish.results import ReportResult, read_payload
 
@@ -100,7 +101,7 @@ def execute(path: Path, report_dir: Path, parameters: Mapping[str, Any],
     run_dir = Path(parameters["OUTPUT_DIR"])
     report_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "results.json").unlink(missing_ok=True)  # a failed rerun must not show old numbers
-    start, error = time.perf_counter(), None
+    start, error, source_sha256 = time.perf_counter(), None, source_hash(path)
     try:
         papermill.execute_notebook(str(path), str(executed), parameters=dict(parameters),
                                    kernel_name=KERNEL, cwd=str(path.parent),
@@ -117,7 +118,7 @@ def execute(path: Path, report_dir: Path, parameters: Mapping[str, Any],
                         results=payload.get("results", {}), error=error,
                         figures={name: str((path.parent / figure).resolve())  # cwd-relative
                                  for name, figure in payload.get("figures", {}).items()},
-                        provenance=payload.get("provenance", {}))
+                        provenance=payload.get("provenance", {}), source_sha256=source_sha256)
 
 
 def render_html(executed: Path) -> Path:

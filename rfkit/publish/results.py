@@ -13,7 +13,8 @@ from typing import Any
 @dataclass
 class ReportResult:
     """One notebook's run: status "ok" or "failed", where its outputs are, what it recorded
-    (``results``, ``figures`` as absolute paths by name, ``provenance``)."""
+    (``results``, ``figures`` as absolute paths by name, ``provenance``) and the hash of the source
+    it ran (`rfkit.publish.lessons.source_hash`)."""
 
     name: str
     status: str
@@ -25,6 +26,7 @@ class ReportResult:
     error: str | None = None
     figures: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    source_sha256: str | None = None
 
 
 def read_payload(output_dir: Path) -> dict[str, Any]:
