@@ -141,7 +141,8 @@ def test_vbpr_cold_scores_apply_the_content_part_to_unseen_items(tiny):
 
 
 @pytest.mark.slow
-def test_rf_recommender_runs_in_a_cornac_experiment(tiny):
+def test_rf_recommender_runs_in_a_cornac_experiment(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Cornac's Experiment writes its log into the working folder
     data = [(str(u), str(i), 1.0) for u, i in zip(tiny.train["userID"], tiny.train["itemID"])]
     data += [(str(u), str(i), 1.0) for split in ("valid", "test")
              for u, i in zip(getattr(tiny, split)["userID"], getattr(tiny, split)["itemID"])]
@@ -158,6 +159,7 @@ def test_rf_recommender_runs_in_a_cornac_experiment(tiny):
     assert 0 < result[0].metric_avg_results["Recall@20"] <= 1
     assert rf.scores.shape == (split.total_users, split.total_items)
     assert rf.model.rf_steps_taken > 0
+    assert len(list(tmp_path.glob("CornacExp-*.log"))) == 1
 
 
 @pytest.mark.slow
