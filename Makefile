@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast report report-quick lab bench clean
+.PHONY: venv test test-fast report report-quick lab bench docs clean
 
 venv: $(STAMP)
 
@@ -29,9 +29,14 @@ report-quick: venv
 lab: venv
 	JUPYTER=$(VENV)/bin/jupyter scripts/lab.sh $(LAB_ARGS)
 
+# The site: quick start, guide, the executed lessons of the last full report, the API reference.
+docs: venv
+	$(PY) -m sphinx -b html -q docs docs/_build/html
+	@echo "site: docs/_build/html/index.html"
+
 bench: venv
 	$(PY) benchmarks/bench_generator.py
 	$(PY) benchmarks/bench_overhead.py
 
 clean:
-	rm -rf $(VENV) reports data/processed
+	rm -rf $(VENV) reports data/processed docs/_build docs/lessons docs/_mathjax

@@ -4,12 +4,12 @@ Debian's ``chromium`` driven by Playwright (never ``playwright install``: no bro
 Without chromium the browser tests are skipped on a developer's machine and fail in CI (CI=true),
 where .ci/run installs it.
 """
-import html
 import os
 import re
 import shutil
 from pathlib import Path
 
+import markupsafe
 import matplotlib
 import nbformat
 import pytest
@@ -88,7 +88,7 @@ def test_index_page_content(handout):
     assert "More text" not in page and "Not this one" not in page  # beta's question is recorded
     assert "<p>What do more sampling steps cost?</p>" in page
     for sentence in (*ALPHA_CONCLUSIONS[:2], *BETA_VERDICTS):
-        assert f"<li>{html.escape(sentence)}</li>" in page
+        assert f"<li>{markupsafe.escape(sentence)}</li>" in page
     assert '<li class="detail">tail: +0.0200 -&gt; helps</li>' in page
     # the first recorded figure only; the one outside the report is copied beside the page
     assert '<img src="alpha/figures/curve.png"' in page and "second.png" not in page

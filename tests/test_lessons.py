@@ -47,13 +47,14 @@ def test_a_published_lesson_passes_until_its_source_changes(tmp_path):
     notebook = nbformat.read(source, as_version=4)
     notebook.cells.append(new_markdown_cell("a new paragraph"))
     nbformat.write(notebook, source)
-    assert lesson_problems(source, lesson) == [f"lesson.ipynb was run from another version of lesson.ipynb: "
-                                               f"run `make report`"]
+    assert lesson_problems(source, lesson) == ["lesson.ipynb was run from another version of lesson.ipynb: "
+                                               "run `make report`"]
 
 
 def test_lesson_problems_name_what_is_wrong(tmp_path):
     source, executed = lesson_pair(tmp_path)
-    assert lesson_problems(source, tmp_path / "none.ipynb") == [f"{tmp_path / 'none.ipynb'} is missing: run `make report`"]
+    missing = tmp_path / "none.ipynb"
+    assert lesson_problems(source, missing) == [f"{missing} is missing: run `make report`"]
     bare = publish_lesson(source, source_hash(source), {"git_commit": "abc1234"}, None, tmp_path / "bare")
     assert lesson_problems(source, bare) == ["lesson.ipynb lacks its provenance (commit, CPU, device)",
                                              "lesson.ipynb has no outputs"]

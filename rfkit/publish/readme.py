@@ -79,7 +79,8 @@ def measured_block(figures_dir: str | Path, root: str | Path = ".") -> str:
         made = _provenance_line(payload)
         lines.append(f"### {_lesson_link(name)}")
         lines.append("")
-        lines.append(("Full run" + (f" of {runtime / 60:.1f} min" if runtime else "")) + (f"; {made}." if made else "."))
+        run = "Full run" + (f" of {runtime / 60:.1f} min" if runtime else "")
+        lines.append(run + (f"; {made}." if made else "."))
         lines.append("")
         # a conclusion indented with spaces details the one above it: a nested item
         lines += [("    - " if s.startswith(" ") else "- ") + s.strip() for s in _sentences(results)] \

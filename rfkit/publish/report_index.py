@@ -5,7 +5,8 @@ first markdown cell), its computed conclusions as sentences (results.json's ``co
 else its ``verdicts`` list), its headline figure inline (the figure its results.json names under
 ``headline_figure``, else the first it recorded; copied beside the page when it lives elsewhere,
 so the folder can be handed out whole), a link to the executed
-notebook, run time and status; the raw key numbers and the provenance folded away below.
+notebook, run time and status; the raw key numbers and the provenance folded away below. The page
+is rendered from a Jinja2 template (``templates/report_index.html.j2``), which escapes every value.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
 import nbformat
 from nbconvert.filters import markdown2html
 
@@ -26,25 +28,6 @@ from rfkit.publish.results import ReportResult
 
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # the banner papermill puts in failed notebooks
 CONCLUSION_KEYS = ("conclusions", "verdicts")
-
-STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em;
-       line-height: 1.45; color: #222; }
-nav table { border-collapse: collapse; }
-nav td, nav th { border-bottom: 1px solid #ddd; padding: 2px 10px; text-align: left; }
-section { border-top: 2px solid #ccc; margin-top: 2em; }
-.meta { color: #555; }
-.ok { color: #2a7d2a; font-weight: bold; }
-.failed { color: #b00020; font-weight: bold; }
-.question { background: #f4f6fa; border-left: 4px solid #6b8cce; padding: 0.2em 1em; }
-ul.conclusions li { margin: 0.3em 0; }
-ul.conclusions li.detail { list-style: circle; margin-left: 1.5em; }
-figure img { max-width: 100%; border: 1px solid #eee; }
-pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; font-size: 90%; }
-pre.error { background: #fdecee; }
-details { margin: 0.8em 0; }
-"""
-
 
 def key_numbers(results: Mapping[str, Any]) -> dict[str, float]:
     """Scalar numbers at the top level of ``results`` and one level down ("outer.inner")."""
@@ -132,63 +115,33 @@ def _provenance_line(facts: Mapping[str, Any]) -> str:
             f"{facts.get('cpu')} ({bf16}); device {facts.get('device')}")
 
 
-def _section(report: ReportResult, output_dir: Path) -> str:
-    """One notebook's part of the page."""
+def _section(report: ReportResult, output_dir: Path) -> dict[str, Any]:
+    """What the template shows of one notebook."""
     title, paragraph = notebook_intro(report.notebook)
     question = report.results.get("question")
     question_html = (f"<p>{html.escape(question)}</p>" if isinstance(question, str)
                      else markdown2html(paragraph) if paragraph else "<p>(no question recorded)</p>")
-    name = html.escape(report.name)
-    page_link = (f'<a href="{quote(report.html.relative_to(output_dir).as_posix())}">executed '
-                 f"notebook</a>" if report.html is not None else "no executed notebook")
-    sentences = conclusions(report.results)
-    detail = ' class="detail"'  # an indented sentence details the one above it
-    items = "\n".join(f"<li{detail if s[:1].isspace() else ''}>{html.escape(s.strip())}</li>"
-                       for s in sentences)
-    found = (f'<ul class="conclusions">\n{items}\n</ul>' if sentences
-             else "<p>No conclusions recorded.</p>")
-    error = (f'<pre class="error">{html.escape(report.error)}</pre>' if report.error else "")
-    src = headline_figure(report, output_dir)
-    figure = (f'<figure><img src="{html.escape(src)}" alt="{name}: headline figure">'
-              f"<figcaption>{html.escape(str(headline_name(report)))}</figcaption></figure>"
-              if src else "")
-    numbers_text = "\n".join(f"{k} = {_format(v)}" for k, v in key_numbers(report.results).items())
-    return f"""<section id="{name}">
-<h2>{html.escape(title or report.name)}</h2>
-<p class="meta"><code>{name}</code> · <span class="{report.status}">{report.status}</span> ·
-{report.seconds:.1f} s · {page_link}</p>
-<div class="question">{question_html}</div>
-<h3>What it found</h3>
-{found}
-{error}
-{figure}
-<details><summary>Key numbers ({len(key_numbers(report.results))})</summary>
-<pre>{html.escape(numbers_text)}</pre></details>
-<details><summary>Provenance</summary><p>{html.escape(_provenance_line(report.provenance))}</p>
-</details>
-</section>"""
+    numbers_found = key_numbers(report.results)
+    return {"name": report.name, "title": title or report.name, "status": report.status,
+            "seconds": report.seconds, "question_html": question_html,
+            "page": quote(report.html.relative_to(output_dir).as_posix()) if report.html is not None else None,
+            # an indented sentence details the one above it
+            "sentences": [(s[:1].isspace(), s.strip()) for s in conclusions(report.results)],
+            "error": report.error, "figure": headline_figure(report, output_dir),
+            "figure_name": headline_name(report),
+            "numbers": [(k, _format(v)) for k, v in numbers_found.items()],
+            "provenance": _provenance_line(report.provenance)}
+
+
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("rfkit.publish", "templates"),
+                               autoescape=True, keep_trailing_newline=True)
 
 
 def write_index(reports: list[ReportResult], output_dir: Path) -> Path:
-    """Write ``output_dir/index.html`` for ``reports`` (see the module docstring)."""
-    failed = sum(r.status == "failed" for r in reports)
-    rows = "\n".join(f'<tr><td><a href="#{html.escape(r.name)}">{html.escape(r.name)}</a></td>'
-                     f'<td class="{r.status}">{r.status}</td><td>{r.seconds:.1f} s</td></tr>'
-                     for r in reports)
-    sections = "\n".join(_section(r, output_dir) for r in reports)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>rfkit report</title>
-<link rel="icon" href="data:,">
-<style>{STYLE}</style></head><body>
-<h1>rfkit report</h1>
-<p>{len(reports)} notebook(s), {failed} failed. Each section states the notebook's question and what
-it computed; follow the link for the full executed notebook.</p>
-<nav><table><tr><th>notebook</th><th>status</th><th>run time</th></tr>
-{rows}
-</table></nav>
-{sections}
-</body></html>
-"""
+    """Write ``output_dir/index.html`` for ``reports`` (see the module docstring) from the
+    template ``templates/report_index.html.j2``."""
+    page = TEMPLATES.get_template("report_index.html.j2").render(
+        sections=[_section(r, output_dir) for r in reports], failed=sum(r.status == "failed" for r in reports))
     path = output_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
