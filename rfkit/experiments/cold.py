@@ -10,15 +10,20 @@ negatives and early stopping on warm items only; see `rfkit.train`):
 
 All methods share that host and differ only in the cold items' rows of the propagated ID table:
 
-- ``untrained``: left as initialized (a cold item is never in a batch, not even as a negative);
-- ``zero`` (``multimodal`` only): zero rows, i.e. the modality branch alone (in the ID-only host
+- ``untrained`` (``lightgcn`` only): left as initialized (a cold item is never in a batch, not even
+  as a negative). In the ``multimodal`` host it equals ``zero``, its baseline: a cold row never
+  received a gradient and propagation shrinks it (the records keep that gap, ``untrained_minus_zero``,
+  and the RMS of cold and warm ID rows);
+- ``zero`` (``multimodal`` only): zero rows, i.e. the content branch alone (in the ID-only host
   zero rows would tie every cold item, an arbitrary order rather than a method);
 - ``rf_1step`` / ``rf`` / ``rf_mean``: an RF generator fitted AFTER the host on the warm rows, then
   sampled from the cold items' conditions with 1 step, the configured ``rf_sampling_steps``, and
   the mean of ``samples`` draws at the configured steps (seeded noise: inference is deterministic);
 - ``regression``: the regression baseline, fitted after the host in the same way;
-- ``oracle`` (synthetic data only): the planted item factors mapped to the ID rows by least squares
-  on the warm items, the ceiling of a content mapper;
+- ``host_ceiling`` (synthetic data only): the planted item factors mapped to the ID rows by least
+  squares on the warm items: the best a linear content-to-ID mapper can do in this host;
+- ``data_ceiling`` (synthetic data only): no host: cold items ranked by the planted user x item
+  factors themselves, the best any method can do from what the data were drawn from;
 - ``random``: random scores, no host: the chance level of every metric;
 - ``vbpr_content`` (with ``references=True``; needs Cornac): no host either: Cornac's VBPR trained
   on the warm items, cold items scored by its content part alone (a reference written elsewhere,
@@ -123,7 +128,7 @@ def fit_mapper(kind: str, config: Mapping[str, Any], target: torch.Tensor,
     return generator
 
 
-def oracle_rows(item_factors: np.ndarray, item_id: torch.Tensor, warm: np.ndarray,
+def host_ceiling_rows(item_factors: np.ndarray, item_id: torch.Tensor, warm: np.ndarray,
                 cold: np.ndarray) -> torch.Tensor:
     """Cold rows of the least-squares affine map planted factors -> ID rows fitted on warm items."""
     factors = torch.from_numpy(np.asarray(item_factors, dtype=np.float64))
@@ -162,9 +167,8 @@ def cold_rows(parts: HostEmbeddings, dataset: Dataset, mappers: Mapping[str, Emb
         raise ValueError(f"samples must be a positive int, got {samples!r}")
     cold, warm = dataset.cold_items, warm_items(dataset)
     untrained, cold_conditions = _item_rows(parts, cold)
-    rows = {"untrained": untrained}
-    if parts.item_extra is not None:
-        rows["zero"] = torch.zeros_like(rows["untrained"])
+    # the host's baseline: the content branch alone where there is one, else the untrained row
+    rows = {"untrained": untrained} if parts.item_extra is None else {"zero": torch.zeros_like(untrained)}
     flow = mappers["flow"]
 
     def noise() -> torch.Generator:  # on the CPU, so every device starts from the same noise
@@ -180,8 +184,15 @@ def cold_rows(parts: HostEmbeddings, dataset: Dataset, mappers: Mapping[str, Emb
         if np.shape(item_factors)[0] != dataset.n_items:
             raise ValueError(f"item_factors has {np.shape(item_factors)[0]} rows, "
                              f"dataset has {dataset.n_items} items")
-        rows["oracle"] = oracle_rows(item_factors, parts.item_id, warm, cold)
+        rows["host_ceiling"] = host_ceiling_rows(item_factors, parts.item_id, warm, cold)
     return rows
+
+
+def id_row_sizes(parts: HostEmbeddings, dataset: Dataset) -> dict[str, float]:
+    """RMS per coordinate of the propagated ID rows of the cold and of the warm items."""
+    def rms(items: np.ndarray) -> float:
+        return float(parts.item_id[torch.from_numpy(items).to(parts.item_id.device)].pow(2).mean().sqrt())
+    return {"cold_id_rms": rms(dataset.cold_items), "warm_id_rms": rms(warm_items(dataset))}
 
 
 # The methods whose rows a fitted mapper generates, and which mapper (its health goes with them).
@@ -191,12 +202,14 @@ MAPPER_OF = {"rf_1step": "flow", "rf": "flow", "rf_mean": "flow", "regression": 
 def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any], seed: int = 0,
                           train_options: Mapping[str, Any] | None = None,
                           item_factors: np.ndarray | None = None, generator_steps: int = 1000,
-                          samples: int = 8, ks: Sequence[int] = (20,), references: bool = False) -> pd.DataFrame:
+                          samples: int = 8, ks: Sequence[int] = (20,), references: bool = False,
+                          user_factors: np.ndarray | None = None) -> pd.DataFrame:
     """Train one host on a cold-start dataset and score every cold-item method on it.
 
     ``config`` holds the model keys and rf_* keys (as configs/multimodal.yaml); ``train_options``
     go to `rfkit.train.train` (epochs, lr, patience, ...; progress is off unless given).
-    ``item_factors`` (the planted factors of synthetic data) adds the oracle, ``references`` the
+    ``item_factors`` (the planted factors of synthetic data) adds the host's ceiling, and with
+    ``user_factors`` (rows = the cold-start dataset's users) the data's ceiling; ``references`` the
     Cornac VBPR content reference (``vbpr_content``). One row per method:
     dataset, host, method, seed, the host's best epoch, the test ``cold_/warm_/all_`` Recall and
     NDCG@K and the same on the validation half prefixed ``valid_``; the rows of a mapper's methods
@@ -212,18 +225,26 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     healths = mapper_health(parts, dataset, mappers)
     scores = {method: parts.scores(replace_rows(parts.item_id, dataset.cold_items, values))
               for method, values in cold_rows(parts, dataset, mappers, seed, samples, item_factors).items()}
+    if user_factors is not None and item_factors is not None:
+        scores["data_ceiling"] = torch.from_numpy(np.asarray(user_factors, np.float32)
+                                                  @ np.asarray(item_factors, np.float32).T)
     scores["random"] = torch.rand(dataset.n_users, dataset.n_items,
                                   generator=torch.Generator().manual_seed(seed))
     if references:
         from rfkit.experiments.references import vbpr_cold_scores  # needs Cornac
         scores["vbpr_content"] = vbpr_cold_scores(dataset, seed)
+    host_numbers = {"best_epoch": result.best_epoch, **id_row_sizes(parts, dataset)}
+    if parts.item_extra is not None:  # the untrained row, measured only to show it equals zero
+        untrained = parts.scores(parts.item_id)
+        host_numbers["untrained_minus_zero"] = (cold_start_metrics(untrained, dataset, "test", (20,))["cold_recall@20"]
+                                        - cold_start_metrics(scores["zero"], dataset, "test", (20,))["cold_recall@20"])
     records = []
     for method, score in scores.items():
         test = cold_start_metrics(score, dataset, "test", ks)
         valid = cold_start_metrics(score, dataset, "valid", ks)
         mapper = MAPPER_OF.get(method)
         records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed,
-                        "best_epoch": result.best_epoch, **test,
+                        **host_numbers, **test,
                         **{f"valid_{k}": v for k, v in valid.items()},
                         **({} if mapper is None else health_columns(healths[mapper], generator_steps))})
     return pd.DataFrame.from_records(records)

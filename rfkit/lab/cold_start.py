@@ -1,7 +1,7 @@
 """Notebook 07's analysis: the cold-start grid, its paired differences and the sentences they support.
 
 A *setting* is one dataset before the cold split: a real one, or synthetic data at one feature
-informativeness (whose planted item factors add the oracle). One job is one (setting, host, seed):
+informativeness (whose planted factors add two ceilings). One job is one (setting, host, seed):
 `cold_job` draws the seed's cold items, trains the host on the warm items and scores every
 cold-item method on it (`rfkit.experiments.cold.evaluate_cold_methods`). Methods of one job share the host
 and the cold split, so comparisons between methods are paired by seed
@@ -32,22 +32,25 @@ COMPARED = ("cold_recall@20", "cold_ndcg@20", "all_recall@20", "all_ndcg@20")  #
 RF_METHODS = ("rf_1step", "rf", "rf_mean")
 MAPPERS = (*RF_METHODS, "regression")
 REFERENCE = "vbpr_content"  # Cornac's VBPR, cold items scored by its content part: no host of ours
-METHODS = ("untrained", "zero", *MAPPERS, "oracle", REFERENCE, "random")
+CEILINGS = ("host_ceiling", "data_ceiling")  # the planted factors: not deployable
+METHODS = ("untrained", "zero", *MAPPERS, *CEILINGS, REFERENCE, "random")
+NO_HOST = ("data_ceiling", REFERENCE, "random")  # scores that do not come from the job's host
 BASELINES = ("untrained", "zero", "regression")  # each compared with every method but earlier baselines
 PALETTE = {"untrained": "tab:gray", "zero": "black", "rf_1step": "lightskyblue", "rf": "tab:blue",
-           "rf_mean": "navy", "regression": "tab:orange", "oracle": "tab:green", REFERENCE: "tab:pink",
-           "random": "tab:red"}
+           "rf_mean": "navy", "regression": "tab:orange", "host_ceiling": "tab:green",
+           "data_ceiling": "darkgreen", REFERENCE: "tab:pink", "random": "tab:red"}
 KEY = "cold_recall@20"
 
 
 @dataclass(frozen=True)
 class Setting:
     """A dataset before the cold split; ``informativeness`` None marks real data, and
-    ``item_factors`` (the planted factors of synthetic data) add the oracle."""
+    ``item_factors`` and ``user_factors`` (the planted factors of synthetic data) add the ceilings."""
 
     dataset: Dataset
     informativeness: float | None = None
     item_factors: np.ndarray | None = None
+    user_factors: np.ndarray | None = None
 
     @property
     def label(self) -> str:
@@ -60,7 +63,7 @@ def synthetic_settings(preset: str, informativeness: Sequence[float], seed: int 
     settings = []
     for s in informativeness:
         data = make_synthetic(preset, seed=seed, informativeness={"image": s, "text": s})
-        settings.append(Setting(data.dataset, float(s), data.item_factors))
+        settings.append(Setting(data.dataset, float(s), data.item_factors, data.user_factors))
     return settings
 
 
@@ -71,10 +74,14 @@ def cold_job(setting: Setting, host: str, seed: int, cold_fraction: float, confi
     the mapper's health)."""
     torch.set_num_threads(1)
     dataset = cold_start(setting.dataset, cold_fraction, seed=seed)
+    users = None
+    if setting.user_factors is not None:  # cold_start keeps the users with a warm training interaction
+        train = setting.dataset.train
+        users = setting.user_factors[np.unique(train.loc[~train["itemID"].isin(dataset.cold_items), "userID"])]
     table = evaluate_cold_methods(dataset, host, config, seed, train_options, setting.item_factors,
-                                  generator_steps, samples, ks=(20,))
+                                  generator_steps, samples, ks=(20,), user_factors=users)
     return [{"dataset": setting.dataset.name, "informativeness": setting.informativeness,
-             "setting": setting.label, **{k: row[k] for k in ("host", "method", "seed", "best_epoch")},
+             "setting": setting.label, **{k: row.get(k) for k in ("host", "method", "seed", *HOST_COLUMNS)},
              **{m: row[m] for m in METRICS}, "valid_cold_recall@20": row["valid_cold_recall@20"],
              **{k: row[k] for k in HEALTH_COLUMNS}}
             for row in table.to_dict(orient="records")]
@@ -100,6 +107,7 @@ def with_reference(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
     return pd.concat([table, reference.merge(hosts, on=["setting", "seed"])], ignore_index=True)
 
 
+HOST_COLUMNS = ("best_epoch", "cold_id_rms", "warm_id_rms", "untrained_minus_zero")
 HEALTH_COLUMNS = ("rf_steps_taken", "health_verdict", "health_one_step_cosine", "health_ridge_cosine",
                   "health_noise_cosine", "health_sampled_cosine")
 
@@ -129,7 +137,7 @@ def warm_identical(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> bool:
     within each (setting, host, seed): the methods only replace cold rows, and warm candidates
     never see them."""
     frame = _frame(table)
-    hosted = frame[~frame["method"].isin(["random", REFERENCE])]
+    hosted = frame[~frame["method"].isin(NO_HOST)]
     spread = hosted.groupby(["setting", "host", "seed"])[["warm_recall@20", "warm_ndcg@20"]].agg(np.ptp)
     return bool((spread.to_numpy() == 0).all())
 
@@ -223,6 +231,19 @@ def rf_versus_regression_sentence(diffs: pd.DataFrame, setting: str, host: str) 
     return f"{setting}, {host} host: {_rf_versus_regression(rows)}"
 
 
+def _content_branch_sentence(rows: pd.DataFrame, where: str) -> str:
+    """Why a content-to-ID mapper has little to add in a host with a content branch, from the
+    host's own numbers (`rfkit.experiments.cold.id_row_sizes`, ``untrained_minus_zero``)."""
+    host = rows.drop_duplicates("seed")
+    gap = host["untrained_minus_zero"].abs().max()
+    return (f"{where}: a cold item's propagated ID row never received a gradient: its RMS per coordinate is "
+            f"{host['cold_id_rms'].mean():.4f} against the warm rows' {host['warm_id_rms'].mean():.4f}, so "
+            f"leaving it untrained scores like the zero row (largest per-seed difference in cold Recall@20 "
+            f"{gap:.4f}) and the content branch alone, which this host adds to every item, is its baseline. A "
+            f"content-to-ID mapper reads the same content rows, so it can only re-weight what the branch "
+            f"already adds.")
+
+
 def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, host: str) -> list[str]:
     rows = frame[(frame["setting"] == setting) & (frame["host"] == host)]
     means = rows.groupby("method", sort=False)[KEY].mean()
@@ -231,8 +252,11 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     out = [f"{where}: mean cold Recall@20 over {n_seeds} seeds: "
            + ", ".join(f"{m} {means[m]:.4f}" for m in METHODS if m in means) + "."]
     key = diffs[(diffs["setting"] == setting) & (diffs["host"] == host) & (diffs["metric"] == KEY)]
-    versus = key[(key["baseline"] == "untrained") & key["method"].isin(["regression", "rf"])]
-    out.append(f"{where}: content mappers vs the untrained cold row, cold Recall@20: {_listing(versus)}.")
+    baseline = "zero" if "zero" in means else "untrained"  # the host's own cold row
+    versus = key[(key["baseline"] == baseline) & key["method"].isin(["regression", "rf"])]
+    out.append(f"{where}: content mappers vs the {baseline} cold row, cold Recall@20: {_listing(versus)}.")
+    if "zero" in means:
+        out.append(_content_branch_sentence(rows, where))
     out.append(rf_versus_regression_sentence(diffs, setting, host))
     if REFERENCE in means:
         row = key[(key["baseline"] == "regression") & (key["method"] == REFERENCE)].iloc[0]
@@ -240,7 +264,7 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
                    f"trained outside this host) minus regression: {describe(row)}.")
     # what a user can deploy with this host: no random scores, no planted factors (synthetic
     # data's hidden truth), no model other than the host
-    deployable = rows[~rows["method"].isin(["random", "oracle", REFERENCE])]
+    deployable = rows[~rows["method"].isin([*CEILINGS, *NO_HOST])]
     valid = deployable.groupby("method", sort=False)["valid_cold_recall@20"].mean()
     if "zero" in means:
         best = valid[list(MAPPERS)].idxmax()  # chosen on the validation half, not on the test numbers
@@ -248,10 +272,13 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
         adds = {"better": "adds to", "worse": "hurts"}.get(row["verdict"], "does not add beyond noise to")
         out.append(f"{where}: the mapper the cold validation half prefers ({best}) {adds} the content branch "
                    f"alone (zero cold ID row): {describe(row)}.")
-    if "oracle" in means:
-        row = key[(key["baseline"] == "regression") & (key["method"] == "oracle")].iloc[0]
-        room = {"better": "leave room above", "worse": "fall below"}.get(row["verdict"], "are within noise of")
-        out.append(f"{where}: the planted item factors (oracle) {room} regression: {describe(row)}.")
+    if "host_ceiling" in means:
+        row = key[(key["baseline"] == "regression") & (key["method"] == "host_ceiling")].iloc[0]
+        data = f"the data's ceiling (cold items ranked by the planted user x item factors) {means['data_ceiling']:.4f}, " \
+            if "data_ceiling" in means else ""
+        out.append(f"{where}: the ceilings: {data}the host's ceiling (the planted item factors mapped into its ID "
+                   f"space) {means['host_ceiling']:.4f}; regression {means['regression']:.4f}; host's ceiling minus "
+                   f"regression: {describe(row)}.")
     chosen = valid.idxmax()
     out.append(f"{where}: among the deployable methods the cold validation half picks {chosen} (valid cold "
                f"Recall@20 {valid[chosen]:.4f}); its test cold Recall@20 is {means[chosen]:.4f}.")
@@ -260,9 +287,9 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
 
 def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
     """The sentences the cold-start grid supports, computed from its records: per setting and host
-    the methods' means, mappers vs the untrained row, RF vs regression (the honest answer when RF
-    loses), the mapper preferred on the validation half vs the content branch (multimodal host), the
-    oracle's headroom and the validation half's choice among all methods; then the informativeness
+    the methods' means, mappers vs the host's own cold row (why the content branch is the multimodal
+    host's baseline), RF vs regression (the honest answer when RF loses), the mapper preferred on the
+    validation half vs the content branch (multimodal host), the two ceilings and the validation half's choice among all methods; then the informativeness
     trend, a count over the grid and how many verdicts would exceed noise by chance. With the
     mappers' health columns, the first sentence says whether the flow and the regression mapper
     learned their warm items (1-step cosine against the ridge fit's)."""

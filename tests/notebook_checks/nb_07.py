@@ -12,8 +12,8 @@ MAPPERS = ["rf_1step", "rf", "rf_mean", "regression"]
 
 
 def expected_methods(host: str, synthetic: bool) -> set[str]:
-    return {"untrained", *MAPPERS, "random", "vbpr_content"} | ({"zero"} if host == "multimodal" else set()) \
-        | ({"oracle"} if synthetic else set())
+    return {*MAPPERS, "random", "vbpr_content"} | ({"zero"} if host == "multimodal" else {"untrained"}) \
+        | ({"host_ceiling", "data_ceiling"} if synthetic else set())
 
 
 def same_rows(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> bool:
@@ -48,11 +48,17 @@ def check(payload: dict[str, Any]) -> None:
                 assert set(seed_rows["method"]) == expected_methods(host, is_synthetic), (setting, host)
 
     # Cold methods replace cold rows only: warm metrics agree across methods of one host and seed.
-    hosted = frame[~frame["method"].isin(["random", "vbpr_content"])]
+    hosted = frame[~frame["method"].isin(["random", "vbpr_content", "data_ceiling"])]
     assert same_rows(hosted, ["setting", "host", "seed"], ["warm_recall@20", "warm_ndcg@20"])
     # Cornac's VBPR has no host of ours: one model per setting and seed, the same row for every host.
     vbpr = frame[frame["method"] == "vbpr_content"]
     assert vbpr["best_epoch"].isna().all() and same_rows(vbpr, ["setting", "seed"], METRICS)
+    # The data's ceiling needs no host either: the same on every host of one setting and seed.
+    assert same_rows(frame[frame["method"] == "data_ceiling"], ["setting", "seed"], METRICS)
+    # The multimodal host measured why its untrained cold row is no baseline of its own.
+    multimodal = hosted[hosted["host"] == "multimodal"]
+    assert (multimodal["cold_id_rms"] < multimodal["warm_id_rms"]).all()
+    assert multimodal["untrained_minus_zero"].notna().all()
     assert r["warm_identical"] is True
     # Random scores depend on the seed and the split only: equal across hosts and informativeness
     # (synthetic interactions, hence cold splits, do not depend on informativeness).
@@ -60,7 +66,8 @@ def check(payload: dict[str, Any]) -> None:
     assert same_rows(random, ["setting", "seed"], METRICS)
     assert same_rows(random[random["informativeness"].notna()], ["seed"], METRICS)
     # The ID-only host never sees the features: its untrained rows and warm metrics ignore s.
-    id_only = synthetic[(synthetic["host"] == "lightgcn") & ~synthetic["method"].isin(["random", "vbpr_content"])]
+    id_only = synthetic[(synthetic["host"] == "lightgcn")
+                        & ~synthetic["method"].isin(["random", "vbpr_content", "data_ceiling"])]
     assert same_rows(id_only[id_only["method"] == "untrained"], ["seed"], METRICS + ["best_epoch"])
     assert same_rows(id_only, ["seed"], ["warm_recall@20", "warm_ndcg@20"])
 
