@@ -79,7 +79,9 @@ def _ease(dataset: Dataset, seed: int) -> tuple[torch.Tensor, dict[str, Any]]:
 
 def reference_run(name: str, dataset: Dataset, seed: int, ks: Sequence[int] = (10, 20)) -> dict[str, Any]:
     """One reference on one seed: its record (variant, seed, seconds, ``valid_*`` and ``test_*``
-    metrics, whether it is stochastic, and for EASE the chosen L2 strength)."""
+    metrics, whether it is stochastic, and for EASE the chosen L2 strength). Single-threaded, like
+    every training of the kit, so a seed gives the same numbers in a process pool and outside it."""
+    torch.set_num_threads(1)
     start = time.perf_counter()
     if name == "EASE":
         scores, extra = _ease(dataset, seed)
