@@ -90,7 +90,7 @@ def test_sampling_conclusions_judge_more_steps_by_their_interval(gain, word):
                             "euler 10.0 -> 250.0 ms, heun 20.0 -> 500.0 ms (1 -> 50 steps, best of the timed calls "
                             "on this machine).")
     assert sentences[1].startswith(f"'More steps give better quality' {word} on movielens: euler 50 steps minus 1")
-    assert "start-noise draws of one trained model" in sentences[1] and "+0.1100" in sentences[1]
+    assert "trained models, one per training seed" in sentences[1] and "+0.1100" in sentences[1]
     assert flags["generate_ms"]["euler"] == pytest.approx({"1": 10.0, "50": 250.0})
     assert flags["one_step_enough"] == (word != "holds")
     assert sentences[2].endswith(f"they {'do not beat' if word != 'holds' else 'beat'} 1 step beyond noise here.")

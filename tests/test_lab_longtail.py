@@ -127,3 +127,21 @@ def test_conclusions_compare_rf_with_regression_and_end_with_the_chance_count():
     assert flags["n_verdicts"] == 4 + 8 + 4 + 4 + 8
     assert sentences[-1] == ("6 of these 28 verdicts exceed noise; with 95% intervals about 1.4 would do so by "
                              "chance alone if nothing differed.")
+
+
+def test_cells_at_the_floor_get_no_verdict():
+    """Where the backbone retrieves (almost) nothing in a bucket, RF's difference compares near-zeros:
+    the sentence says so, and the claim is judged on the other cells only."""
+    table = sweep({0.0: {"head": MIXED, "mid": CONSISTENT, "tail": CONSISTENT, ALL: MIXED},
+                   1.0: {"head": MIXED, "mid": CONSISTENT, "tail": CONSISTENT, ALL: MIXED}})
+    at_floor = (table["informativeness"] == 0.0) & table["bucket"].isin(["mid", "tail"])
+    table.loc[at_floor, "recall@20"] -= 0.2 + 0.05 * table.loc[at_floor, "seed"] - 0.001  # backbone ~0.001
+    deltas = bucket_differences(table, "backbone", "backbone + RF", "recall@20", by=["informativeness", "bucket"])
+    sentences, flags = sweep_conclusions(deltas, gain_trend(table, "backbone", "backbone + RF", "recall@20"),
+                                         "recall@20")
+    floor = next(s for s in sentences if s.startswith("At s=0.0"))
+    assert floor.startswith("At s=0.0 the backbone's test recall@20 on mid and tail is at the floor (0.0010, 0.0010")
+    assert "s=0.0: at the floor (backbone 0.0010, RF 0.0120)" in next(s for s in sentences if s.startswith("synthetic mid"))
+    # RF is better at s=1 (the only value compared) and nowhere else: the claim holds
+    assert flags["sweep_better_at"]["mid"] == [1.0] and flags["information_claim"] == "holds"
+    assert sentences[-1].endswith("tail at s=1.0 (compared at s = 1.0).")

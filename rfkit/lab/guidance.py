@@ -2,9 +2,9 @@
 
 Part 1 trains a grid of guidance scales with several seeds; every guided setting is compared with
 guidance off (`REFERENCE`), paired by training seed, and every trained model is scored with and
-without the user prior added back at inference (paired by the model itself). Part 2 scores one
-trained model under several ODE solvers and step counts; every setting is compared with the
-cheapest one (Euler, fewest steps), paired by start-noise draw. All verdicts are
+without the user prior added back at inference (paired by the model itself). Part 2 scores
+several trained models (one per seed) under several ODE solvers and step counts; every setting is
+compared with the cheapest one (Euler, fewest steps), paired by trained model. All verdicts are
 `rfkit.stats.paired_differences`; the conclusions are computed sentences that name the data each
 part ran on and say how many verdicts would exceed noise by chance.
 """
@@ -90,8 +90,9 @@ def score_sampling(model: MultimodalGCN, dataset: Dataset, solvers: Sequence[str
 def sampling_differences(quality: pd.DataFrame, metrics: Sequence[str] = METRICS, reference_solver: str = "euler",
                          reference_steps: int | None = None) -> pd.DataFrame:
     """Every sampling setting minus the reference (`reference_solver` at `reference_steps`, by
-    default its fewest steps), paired by start-noise draw; one row per (metric, setting), with
-    ``solver`` and ``n_steps`` columns."""
+    default its fewest steps), paired by ``noise_seed`` (in notebook 05: one trained model per
+    seed, scored from that seed's start noise); one row per (metric, setting), with ``solver`` and
+    ``n_steps`` columns."""
     if reference_solver not in set(quality["solver"]):
         raise ValueError(f"reference_solver {reference_solver!r} is not among the scored solvers "
                          f"{sorted(set(quality['solver']))}")
@@ -186,8 +187,8 @@ def sampling_conclusions(differences: pd.DataFrame, timing: pd.DataFrame, endpoi
     enough = not (band["verdict"] == "better").any()
     ends = endpoints.set_index(["solver", "n_steps"])
     cosine = ends["cosine"]
-    noise = (f"95% intervals over {int(differences['n_seeds'].min())} start-noise draws of one trained model "
-             "- sampling noise, not training seeds")
+    noise = (f"95% intervals over {int(differences['n_seeds'].min())} trained models, one per training seed, "
+             "each scored from its own start noise")
     sentences = [
         timed,
         f"'More steps give better quality' {_steps_verdict(longest)} on {data_name}: {reference_solver} {last} steps "

@@ -144,6 +144,16 @@ def gain_trend(table: pd.DataFrame, baseline: str, treatment: str, metric: str, 
     return paired_differences(gains, "gain", min(gains[column]), by=["bucket"], variant=column)
 
 
+FLOOR = 0.005  # a bucket's backbone metric below this retrieves (almost) nothing: no verdict there
+
+
+def _cell(row: pd.Series, bucket: str) -> str:
+    """One (value, bucket) cell of the sweep: its difference, or that it sits at the floor."""
+    if bucket != ALL and row["baseline_mean"] < FLOOR:
+        return f"at the floor (backbone {row['baseline_mean']:.4f}, RF {row['treatment_mean']:.4f})"
+    return describe(row)
+
+
 def _buckets(rows: pd.DataFrame, verdict: str) -> str:
     names = [b for b in BUCKET_ORDER if b in set(rows.loc[rows["verdict"] == verdict, "bucket"])]
     return ", ".join(names) or "no bucket"
@@ -183,20 +193,30 @@ def sweep_conclusions(deltas: pd.DataFrame, trend: pd.DataFrame, metric: str,
         raise ValueError(f"deltas must hold the buckets 'mid' and 'tail', got {present}")
     values = sorted(set(deltas[column]))
     low, by = values[0], deltas.set_index([column, "bucket"])
+    # a cell whose backbone retrieves (almost) nothing compares near-zeros: no verdict there
+    floored = deltas[(deltas["baseline_mean"] < FLOOR) & (deltas["bucket"] != ALL)]
     sentences, peaks, better_at = [], {}, {}
     for bucket in present:
         rows = deltas[deltas["bucket"] == bucket]
         peaks[bucket] = float(rows.loc[rows["delta"].idxmax(), column])
-        better_at[bucket] = [float(s) for s in rows.loc[rows["verdict"] == "better", column]]
+        above = rows[rows["baseline_mean"] >= FLOOR] if bucket != ALL else rows
+        better_at[bucket] = [float(s) for s in above.loc[above["verdict"] == "better", column]]
         moves = trend[trend["bucket"] == bucket]
         sentences.append(
             f"synthetic {bucket}, test {metric}, RF minus backbone: "
-            + "; ".join(f"s={s}: {describe(by.loc[(s, bucket)])}" for s in values)
+            + "; ".join(f"s={s}: {_cell(by.loc[(s, bucket)], bucket)}" for s in values)
             + f"; largest mean gain at s={peaks[bucket]}; gain at s minus gain at s={low}: "
             + "; ".join(f"s={row[column]}: {describe(row)}" for _, row in moves.iterrows()) + ".")
+    for value, rows in floored.groupby(column, sort=True):
+        sentences.append(
+            f"At s={value} the backbone's test {metric} on " + " and ".join(rows["bucket"])
+            + " is at the floor (" + ", ".join(f"{m:.4f}" for m in rows["baseline_mean"])
+            + f", below {FLOOR}): RF's verdicts there would compare near-zeros, so they are left out of the claim.")
     informative = values[1:]
+    tested = {b: [float(s) for s in deltas.loc[(deltas["bucket"] == b) & (deltas["baseline_mean"] >= FLOOR), column]]
+              for b in ("mid", "tail")}
     rare = [sorted(better_at[b]) for b in ("mid", "tail")]
-    if all(at == informative for at in rare):  # better at every informative value and not at the lowest
+    if all(at == [s for s in informative if s in tested[b]] and at for at, b in zip(rare, ("mid", "tail"))):
         claim = "holds"
     elif any(s in informative for at in rare for s in at):
         claim = "holds only in part"
@@ -205,7 +225,8 @@ def sweep_conclusions(deltas: pd.DataFrame, trend: pd.DataFrame, metric: str,
     sentences.append(
         f"'RF helps mid and tail only when the features carry information' {claim}: RF is better beyond noise on "
         + "; ".join(f"{b} at " + (", ".join(f"s={s}" for s in better_at[b]) or "no value tried")
-                    for b in ("mid", "tail")) + f" (tested at s = {', '.join(map(str, values))}).")
+                    + f" (compared at s = {', '.join(map(str, tested[b])) or 'none'})" for b in ("mid", "tail"))
+        + ".")
     grows = {b: [float(s) for s in trend.loc[(trend["bucket"] == b) & (trend["verdict"] == "better"), column]]
              for b in present}
     return sentences, {"sweep_better_at": better_at, "gain_peaks_at": peaks, "gain_grows_at": grows,

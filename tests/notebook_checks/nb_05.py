@@ -36,7 +36,9 @@ def check(payload: dict[str, Any]) -> None:
                 assert row["delta"] != 0.0
 
     quality = pd.DataFrame(r["quality"]).assign(setting=lambda q: q.solver + " " + q.n_steps.astype(str))
-    assert len(quality) == n_settings * len(p["NOISE_SEEDS"])
+    # part 2 scores one trained model per seed, each from its own start noise: pairs are trained models
+    assert len(quality) == n_settings * len(p["SEEDS"]) and sorted(quality["noise_seed"].unique()) == p["SEEDS"]
+    assert len(r["sampling_best_epochs"]) == len(p["SEEDS"])
     assert quality["valid_ndcg@20"].between(0, 1).all()
     reference = f"euler {min(p['STEP_COUNTS'])}"
     for metric in ("valid_ndcg@20", "test_ndcg@20"):
