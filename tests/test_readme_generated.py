@@ -52,6 +52,7 @@ def test_refresh_rewrites_only_the_blocks(tmp_path):
     findings = readme.blocks_in(text)["findings"]
     assert findings.startswith("1. RF changes test NDCG@20 by -0.0150 [-0.0200, -0.0100] (worse). "
                                "([01_demo](notebooks/executed/01_demo.ipynb))")
+    assert "The full run of the 1 notebooks took 2 min on Some CPU" in findings
     page = (tmp_path / readme.FINDINGS_PAGE).read_text()
     assert "### [01_demo](notebooks/executed/01_demo.ipynb)" in page
     assert "Full run of 1.5 min; commit abcdef1, Some CPU, torch 2.13.0, device cpu." in page

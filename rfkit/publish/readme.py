@@ -62,8 +62,12 @@ def findings_block(figures_dir: str | Path) -> str:
     if len(findings) > MAX_FINDINGS:
         raise ValueError(f"the notebooks name {len(findings)} key findings; the README shows at most {MAX_FINDINGS}")
     lines = [f"{i}. {finding} ({_lesson_link(name)})" for i, (name, finding) in enumerate(findings, 1)]
-    return "\n".join([*lines, "", f"Every conclusion of every notebook, with run times, figures and the "
-                                   f"benchmarks: [{FINDINGS_PAGE}]({FINDINGS_PAGE})."])
+    found = _results(Path(figures_dir))
+    minutes = sum(payload.get("results", {}).get("runtime_s") or 0 for _, payload in found) / 60
+    machine = (found[0][1].get("provenance") or {}).get("cpu", "an unrecorded CPU")
+    return "\n".join([*lines, "", f"The full run of the {len(found)} notebooks took {minutes:.0f} min on {machine} "
+                                   f"(the sum of the notebooks' run times). Every conclusion of every notebook, "
+                                   f"with run times, figures and the benchmarks: [{FINDINGS_PAGE}]({FINDINGS_PAGE})."])
 
 
 def measured_block(figures_dir: str | Path, root: str | Path = ".") -> str:
