@@ -28,10 +28,14 @@ html_favicon = "favicon.svg"
 html_static_path = [str(MATHJAX)]
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
 # the package ships MathJax's STIX-Web fonts only, so the output uses those
+# MyST-NB marks a lesson "ignore" and its math "math" (MathJax 3's names): MathJax 2 needs both
 mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
-                               "processEscapes": True},
+                               "processEscapes": True, "ignoreClass": "tex2jax_ignore|mathjax_ignore",
+                               "processClass": "tex2jax_process|mathjax_process|math|output_area"},
                    "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web",
-                                "webFont": "STIX-Web", "imageFont": None}}
+                                "webFont": "STIX-Web", "imageFont": None,
+                                # its font-loading probe points at about:blank, which Chromium refuses
+                                "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "url('data:,')"}}}}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 suppress_warnings = ["myst.header", "myst.xref_missing", "mystnb.unknown_mime_type"]

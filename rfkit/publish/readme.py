@@ -51,10 +51,14 @@ def _lesson_link(name: str) -> str:
     return f"[{name}](notebooks/executed/{name}.ipynb)"
 
 
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def findings_block(figures_dir: str | Path) -> str:
     """The README's key findings: each notebook's ``key_findings``, in notebook order, at most
     `MAX_FINDINGS`, each linked to its executed lesson; then where the full lists are."""
-    findings = [(name, " ".join(str(f).split()).removeprefix("=> "))
+    findings = [(name, _sentence_case(" ".join(str(f).split()).removeprefix("=> ")))
                 for name, payload in _results(Path(figures_dir))
                 for f in payload.get("results", {}).get("key_findings", [])]
     if not findings:
