@@ -274,8 +274,8 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
                    f"alone (zero cold ID row): {describe(row)}.")
     if "host_ceiling" in means:
         row = key[(key["baseline"] == "regression") & (key["method"] == "host_ceiling")].iloc[0]
-        data = f"the data's ceiling (cold items ranked by the planted user x item factors) {means['data_ceiling']:.4f}, " \
-            if "data_ceiling" in means else ""
+        data = (f"the data's ceiling (cold items ranked by the planted user x item factors) "
+                f"{means['data_ceiling']:.4f}, " if "data_ceiling" in means else "")
         out.append(f"{where}: the ceilings: {data}the host's ceiling (the planted item factors mapped into its ID "
                    f"space) {means['host_ceiling']:.4f}; regression {means['regression']:.4f}; host's ceiling minus "
                    f"regression: {describe(row)}.")
@@ -289,9 +289,9 @@ def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
     """The sentences the cold-start grid supports, computed from its records: per setting and host
     the methods' means, mappers vs the host's own cold row (why the content branch is the multimodal
     host's baseline), RF vs regression (the honest answer when RF loses), the mapper preferred on the
-    validation half vs the content branch (multimodal host), the two ceilings and the validation half's choice among all methods; then the informativeness
-    trend, a count over the grid and how many verdicts would exceed noise by chance. With the
-    mappers' health columns, the first sentence says whether the flow and the regression mapper
+    validation half vs the content branch (multimodal host), the two ceilings and the validation
+    half's choice among the deployable methods; then the informativeness trend, a count over the
+    grid and how many verdicts would exceed noise by chance. With the mappers' health columns, the first sentence says whether the flow and the regression mapper
     learned their warm items (1-step cosine against the ridge fit's)."""
     frame = _frame(table)
     diffs = comparisons(frame)
