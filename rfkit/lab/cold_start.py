@@ -291,8 +291,9 @@ def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
     host's baseline), RF vs regression (the honest answer when RF loses), the mapper preferred on the
     validation half vs the content branch (multimodal host), the two ceilings and the validation
     half's choice among the deployable methods; then the informativeness trend, a count over the
-    grid and how many verdicts would exceed noise by chance. With the mappers' health columns, the first sentence says whether the flow and the regression mapper
-    learned their warm items (1-step cosine against the ridge fit's)."""
+    grid and how many verdicts would exceed noise by chance. With the mappers' health columns, the
+    first sentence says whether the flow and the regression mapper learned their warm items (1-step
+    cosine against the ridge fit's)."""
     frame = _frame(table)
     diffs = comparisons(frame)
     mappers = frame[frame["method"].isin(["rf", "regression"])] if "health_verdict" in frame else frame.iloc[:0]
