@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", metavar="{auto,cpu,cuda,cuda:N}",
                         help="where to run (default: cpu)")
     parser.add_argument("--json", type=Path, metavar="OUT",
-                        help="also write the table and notes here (the README's benchmark block reads "
+                        help="also write the table and notes here (FINDINGS.md's benchmark tables read "
                              "benchmarks/results/*.json)")
     args = parser.parse_args()
     try:

@@ -1,6 +1,6 @@
 """``python -m rfkit``: ``report`` runs the notebooks into an HTML report; ``train`` compares the
 multimodal backbone with and without RF on one dataset (with ``--cold-start``: the cold-item
-methods of ``rfkit.experiments.cold``); ``readme`` regenerates README.md's measured blocks from the result files.
+methods of ``rfkit.experiments.cold``); ``readme`` regenerates README.md's key findings and FINDINGS.md from the result files.
 
 Bad input (arguments, config, dataset, notebook selection) is found before any work starts and
 reported in one line with exit status 2; a run that fails while working exits with status 1.
@@ -94,7 +94,7 @@ def publish_results(reports: Sequence[Any], figures_dir: Path, lessons_dir: Path
                            report.results.get("runtime_s"), lessons_dir)
     readme_path = Path("README.md")
     if readme_path.is_file() and readme.refresh(readme_path, figures_dir):
-        print(f"{readme_path}: measured block updated from {figures_dir}/*/results.json")
+        print(f"{readme_path} and FINDINGS.md: updated from {figures_dir}/*/results.json")
 
 
 def read_config(path: str | None) -> dict[str, Any]:
@@ -261,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write metrics and per-epoch history here")
     training.add_argument("--no-progress", action="store_true", help="hide progress bars")
     training.set_defaults(handler=_train)
-    refresh = commands.add_parser("readme", help="regenerate README.md's measured and benchmark blocks")
+    refresh = commands.add_parser("readme", help="regenerate README.md's key findings and FINDINGS.md")
     refresh.add_argument("--readme", type=Path, default=Path("README.md"), help="default: README.md")
     refresh.add_argument("--figures", type=Path, default=Path("figures"),
                          help="folder of <notebook>/results.json files (default: figures)")
