@@ -129,7 +129,7 @@ def fit_mapper(kind: str, config: Mapping[str, Any], target: torch.Tensor,
 
 
 def host_ceiling_rows(item_factors: np.ndarray, item_id: torch.Tensor, warm: np.ndarray,
-                cold: np.ndarray) -> torch.Tensor:
+                      cold: np.ndarray) -> torch.Tensor:
     """Cold rows of the least-squares affine map planted factors -> ID rows fitted on warm items."""
     factors = torch.from_numpy(np.asarray(item_factors, dtype=np.float64))
     design = torch.cat([factors, torch.ones(len(factors), 1, dtype=factors.dtype)], dim=1)

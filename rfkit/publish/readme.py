@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rfkit.publish.results import conclusions
+
 BLOCKS = ("findings",)
 MAX_FINDINGS = 10
 FINDINGS_PAGE = "FINDINGS.md"
@@ -28,13 +30,6 @@ def _marker(name: str, end: bool = False) -> str:
 
 def _results(figures_dir: Path) -> list[tuple[str, dict[str, Any]]]:
     return [(path.parent.name, json.loads(path.read_text())) for path in sorted(figures_dir.glob("*/results.json"))]
-
-
-def _sentences(results: Mapping[str, Any]) -> list[str]:
-    for key in ("conclusions", "verdicts"):
-        if isinstance(results.get(key), list):
-            return [str(s) for s in results[key]]
-    return []
 
 
 def _provenance_line(payload: Mapping[str, Any]) -> str:
@@ -58,15 +53,14 @@ def _sentence_case(text: str) -> str:
 def findings_block(figures_dir: str | Path) -> str:
     """The README's key findings: each notebook's ``key_findings``, in notebook order, at most
     `MAX_FINDINGS`, each linked to its executed lesson; then where the full lists are."""
+    found = _results(Path(figures_dir))
     findings = [(name, _sentence_case(" ".join(str(f).split()).removeprefix("=> ")))
-                for name, payload in _results(Path(figures_dir))
-                for f in payload.get("results", {}).get("key_findings", [])]
+                for name, payload in found for f in payload.get("results", {}).get("key_findings", [])]
     if not findings:
         return "No key findings yet: run `make report`."
     if len(findings) > MAX_FINDINGS:
         raise ValueError(f"the notebooks name {len(findings)} key findings; the README shows at most {MAX_FINDINGS}")
     lines = [f"{i}. {finding} ({_lesson_link(name)})" for i, (name, finding) in enumerate(findings, 1)]
-    found = _results(Path(figures_dir))
     minutes = sum(payload.get("results", {}).get("runtime_s") or 0 for _, payload in found) / 60
     machine = (found[0][1].get("provenance") or {}).get("cpu", "an unrecorded CPU")
     return "\n".join([*lines, "", f"The full run of the {len(found)} notebooks took {minutes:.0f} min on {machine} "
@@ -91,7 +85,7 @@ def measured_block(figures_dir: str | Path, root: str | Path = ".") -> str:
         lines.append(run + (f"; {made}." if made else "."))
         lines.append("")
         # a conclusion indented with spaces details the one above it: a nested item
-        lines += [("    - " if s.startswith(" ") else "- ") + s.strip() for s in _sentences(results)] \
+        lines += [("    - " if s.startswith(" ") else "- ") + s.strip() for s in conclusions(results)] \
             or ["- (no conclusions recorded)"]
         figures = payload.get("figures", {})
         if figures:

@@ -24,10 +24,9 @@ import jinja2
 import nbformat
 from nbconvert.filters import markdown2html
 
-from rfkit.publish.results import ReportResult
+from rfkit.publish.results import ReportResult, conclusions
 
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # the banner papermill puts in failed notebooks
-CONCLUSION_KEYS = ("conclusions", "verdicts")
 
 def key_numbers(results: Mapping[str, Any]) -> dict[str, float]:
     """Scalar numbers at the top level of ``results`` and one level down ("outer.inner")."""
@@ -66,16 +65,6 @@ def notebook_intro(notebook: Path | None) -> tuple[str | None, str | None]:
         title = heading.lstrip("#").strip()
         blocks = [rest.strip(), *blocks[1:]] if rest.strip() else blocks[1:]
     return title, blocks[0] if blocks else None
-
-
-def conclusions(results: Mapping[str, Any]) -> list[str]:
-    """The sentences the notebook computed: its ``conclusions`` list, else its ``verdicts``
-    list (lists of strings only; [] when it recorded neither)."""
-    for key in CONCLUSION_KEYS:
-        value = results.get(key)
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            return value
-    return []
 
 
 def headline_name(report: ReportResult) -> str | None:

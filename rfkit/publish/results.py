@@ -1,10 +1,11 @@
-"""A notebook run, read back: what it wrote (``OUTPUT_DIR/results.json``) and the report's
-record of the run. The report runner writes these records and the index page reads them; both
-import this module, neither the other.
+"""A notebook run, read back: what it wrote (``OUTPUT_DIR/results.json``), the sentences it
+computed, and the report's record of the run. The report runner writes these records, the index
+page and the README generator read them; all import this module and none of them imports another.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,3 +34,16 @@ def read_payload(output_dir: Path) -> dict[str, Any]:
     """The notebook's results.json in `output_dir` ({} when it wrote none)."""
     path = Path(output_dir) / "results.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+CONCLUSION_KEYS = ("conclusions", "verdicts")
+
+
+def conclusions(results: Mapping[str, Any]) -> list[str]:
+    """The sentences the notebook computed: its ``conclusions`` list, else its ``verdicts``
+    list (lists of strings only; [] when it recorded neither)."""
+    for key in CONCLUSION_KEYS:
+        value = results.get(key)
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return value
+    return []
