@@ -39,4 +39,4 @@ bench: venv
 	$(PY) benchmarks/bench_overhead.py
 
 clean:
-	rm -rf $(VENV) reports data/processed docs/_build docs/lessons docs/_mathjax
+	rm -rf $(VENV) reports data/processed docs/_build docs/lessons docs/_mathjax .cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,7 +23,14 @@ import yaml
 from rfkit import config
 from rfkit.data import Dataset, cold_start, load
 from rfkit.experiments.cold import evaluate_cold_methods
-from rfkit.experiments.compare import WITH_RF, build_models, compare_rf, epoch_overhead, reference_outcome
+from rfkit.experiments.compare import (
+    WITH_RF,
+    build_models,
+    compare_rf,
+    epoch_overhead,
+    reference_outcome,
+)
+from rfkit.experiments.run_cache import CACHE_VARIABLE
 from rfkit.generator import GeneratorHealth
 from rfkit.machine import describe_devices, resolve_device
 from rfkit.publish import readme
@@ -31,6 +39,7 @@ from rfkit.publish.provenance import provenance
 
 PROG = "python -m rfkit"
 DEFAULT_CONFIG = "recommended"
+DEFAULT_RUN_CACHE = ".cache/runs"
 SYNTHETIC_PRESET = "small"
 TABLE_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 # What bad input raises (a malformed MMRec file raises pandas' parser errors, ValueErrors).
@@ -71,6 +80,9 @@ def _report(args: argparse.Namespace) -> int:
     with user_input():
         paths = select_notebooks(args.notebooks, args.only, args.quick, parameters)
         _check_output("--output", Path(args.output), folder=True)
+        _check_output("--cache", Path(args.cache), folder=True)
+    if not args.no_cache:  # the notebooks' kernels and their worker processes inherit it
+        os.environ[CACHE_VARIABLE] = str(Path(args.cache).resolve())
     reports = run_notebooks(paths, args.output, quick=args.quick, figures_dir=args.figures,
                             parameters=parameters, progress=not args.no_progress)
     print(summary_table(reports).to_string(index=False))
@@ -236,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--notebooks", default="notebooks", metavar="DIR",
                         help="folder of notebooks to run (default: notebooks)")
     report.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    report.add_argument("--cache", default=DEFAULT_RUN_CACHE, metavar="DIR",
+                        help="run cache: identical trainings run once across notebooks and reports "
+                             f"(default: {DEFAULT_RUN_CACHE})")
+    report.add_argument("--no-cache", action="store_true", help="train everything afresh, cache nothing")
     report.set_defaults(handler=_report)
 
     training = commands.add_parser("train", help="train MultimodalGCN without and with RF")

@@ -1,4 +1,6 @@
 """Shared test set-up."""
+import os
+
 import pytest
 import torch
 
@@ -6,6 +8,9 @@ from rfkit.data import load
 
 # The tests train tiny models: on a 2-core machine intra-op threads cost more than they buy.
 torch.set_num_threads(1)
+
+# No run cache unless a test is about it (tests/test_run_cache.py turns it on for itself).
+os.environ.pop("RFKIT_RUN_CACHE", None)
 
 # The CPU always, CUDA when present; `pytest -m device` runs just these (the GPU check does).
 DEVICES = [pytest.param("cpu", marks=pytest.mark.device)] + (

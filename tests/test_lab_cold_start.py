@@ -9,8 +9,8 @@ import pytest  # noqa: E402
 
 from rfkit.lab.cold_start import (METHODS, METRICS, REFERENCE, RF_METHODS, Setting, cold_grid_figure, cold_job,  # noqa: E402
                                   against, cold_jobs, comparisons, conclusions, informativeness_differences,
-                                  method_summary, synthetic_settings, warm_identical, with_reference)
-from rfkit.stats import paired_differences  # noqa: E402
+                                  method_summary, sizing, synthetic_settings, warm_identical, with_reference)
+from rfkit.stats import detectable_effect, paired_differences  # noqa: E402
 
 SEEDS = [0, 1, 2, 3]
 JITTER = np.array([0.001, -0.001, 0.002, -0.002])
@@ -55,6 +55,18 @@ def test_rf_versus_regression_sentence(shift, head):
     expected = next(v for k, v in verdict.items() if head.startswith(k))
     summary = next(s for s in sentences if s.startswith("Over the 2 setting x host cells"))
     assert summary.count(expected) == 3  # each RF variant, in both cells
+
+
+def test_sizing_is_the_detectable_difference_of_rf_mean_minus_regression():
+    shift = np.array([0.02, -0.02, 0.01, -0.01])  # rf_mean - regression per seed (the jitter cancels)
+    sized = sizing(comparisons(records(shift)))
+    assert list(sized["host"]) == ["multimodal", "lightgcn"] and (sized["n_seeds"] == 4).all()
+    expected = detectable_effect(float(np.std(shift, ddof=1)), 4)
+    assert np.allclose(sized["detectable"], expected)
+    wider = sizing(comparisons(records(3 * shift)))
+    assert np.allclose(wider["detectable"], 3 * expected)  # proportional to the paired spread
+    sentences = [s for s in conclusions(records(shift)) if "can detect a difference" in s]
+    assert len(sentences) == 2 and all(f"{expected:.4f} or more" in s for s in sentences)
 
 
 def test_comparisons_pair_each_couple_once_and_match_stats():

@@ -17,6 +17,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from rfkit import cli
 from rfkit.experiments import compare
 from rfkit.cli import main
+from rfkit.experiments.run_cache import CACHE_VARIABLE
 from rfkit.publish.report import find_notebooks, key_numbers, run_reports
 
 FIXTURE = Path(__file__).parent / "fixtures" / "notebooks" / "record_numbers.ipynb"
@@ -143,7 +144,7 @@ def test_key_numbers_flattens_one_level():
 def test_cli_exit_code_1_when_a_notebook_fails(notebooks, tmp_path):
     failed = subprocess.run([sys.executable, "-m", "rfkit", "report", "--no-progress", "--quick",
                              "--notebooks", str(notebooks), "--only", "broken",
-                             "--output", str(tmp_path)], capture_output=True, text=True,
+                             "--output", str(tmp_path), "--no-cache"], capture_output=True, text=True,
                             timeout=120)
     assert failed.returncode == 1
     assert "code cell 2: RuntimeError: planted failure" in failed.stderr
@@ -151,13 +152,18 @@ def test_cli_exit_code_1_when_a_notebook_fails(notebooks, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_exit_code_0_and_seed_passed(tmp_path, capsys):
+def test_cli_exit_code_0_seed_and_run_cache_passed(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(CACHE_VARIABLE, raising=False)  # main sets it for the kernels; restored after
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    write_notebook(folder / "fine.ipynb", "assert SEED == 3 and QUICK is True")
-    assert main(["report", "--no-progress", "--notebooks", str(folder), "--only", "fine",
-                 "--quick", "--seed", "3", "--output", str(tmp_path / "out")]) == 0
+    write_notebook(folder / "fine.ipynb", "assert SEED == 3 and QUICK is True",
+                   f"import os\nassert os.environ['{CACHE_VARIABLE}'] == {str(tmp_path / 'runs')!r}")
+    assert main(["report", "--no-progress", "--notebooks", str(folder), "--only", "fine", "--quick",
+                 "--seed", "3", "--output", str(tmp_path / "out"), "--cache", str(tmp_path / "runs")]) == 0
     assert re.search(r"fine\s+ok", capsys.readouterr().out)
+    monkeypatch.delenv(CACHE_VARIABLE)
+    assert main(["report", "--no-progress", "--notebooks", str(folder), "--only", "fine", "--quick",
+                 "--seed", "3", "--output", str(tmp_path / "out"), "--no-cache"]) == 1  # the kernel saw none
 
 
 def test_train_cli_writes_metrics_and_history(tmp_path, monkeypatch, capsys):

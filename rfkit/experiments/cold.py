@@ -1,7 +1,7 @@
 """Cold-item embeddings: what should replace the ID embedding of an item nobody interacted with?
 
 Per (dataset, host, seed) ONE host is trained on the warm items of a cold-start dataset (BPR
-negatives and early stopping on warm items only; see `rfkit.train`):
+negatives and early stopping on warm items only; see `rfkit.train`; through the run cache):
 
 - ``multimodal``: MultimodalGCN without RF. Its final item embedding is the propagated ID row (the
   RF target) plus the mean modality embedding; the mappers' conditions are its modality rows.
@@ -43,13 +43,14 @@ from torch import nn
 
 from rfkit.data.cold_start import warm_items, warm_view
 from rfkit.data.dataset import Dataset
+from rfkit.experiments.run_cache import cached_call
 from rfkit.experiments.runner import health_columns
 from rfkit.generator import EmbeddingGenerator, health, make_generator
 from rfkit.generator.factory import GENERATOR_KEY
 from rfkit.metrics import cold_start_metrics
 from rfkit.models import LightGCN, MultimodalGCN, bipartite_adjacency
 from rfkit.models.multimodal import resolve_config
-from rfkit.train import train
+from rfkit.train import TrainResult, train
 
 HOSTS = ("multimodal", "lightgcn")
 
@@ -84,6 +85,12 @@ def build_host(host: str, config: Mapping[str, Any], dataset: Dataset, seed: int
                      cfg["embedding_dim"], cfg["n_layers"], cfg["reg_weight"], seed, cfg["device"])
     model.learning_rate = cfg["learning_rate"]
     return model
+
+
+def train_host(dataset: Dataset, host: str, config: Mapping[str, Any], seed: int,
+               train_options: Mapping[str, Any]) -> TrainResult:
+    """`build_host` trained with `seed` on the warm items of a cold-start ``dataset``."""
+    return train(build_host(host, config, dataset, seed), warm_view(dataset), seed=seed, **train_options)
 
 
 @torch.no_grad()
@@ -217,9 +224,8 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     """
     if dataset.cold_items is None:
         raise ValueError(f"dataset {dataset.name!r} has no cold_items; make it with cold_start()")
-    model = build_host(host, config, dataset, seed)
-    result = train(model, warm_view(dataset), seed=seed,
-                   **{"progress": False, **(train_options or {})})
+    result = cached_call(train_host, dataset, config.get("device", "cpu"), host, dict(config), seed,
+                         {"progress": False, **(train_options or {})})
     parts = host_embeddings(result.model, dataset)
     mappers = fit_mappers(parts, dataset, config, seed, generator_steps)
     healths = mapper_health(parts, dataset, mappers)

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rfkit.data.dataset import Dataset
+from rfkit.experiments.run_cache import cached_call
 from rfkit.models import MultimodalGCN
 from rfkit.train import TrainingDiverged, TrainResult, train
 
@@ -72,19 +73,27 @@ def train_one(config: Mapping[str, Any], seed: int, dataset: Dataset, train_opti
     """Train `config` with `seed` on one thread; return ``measure(model, result, dataset)``, or a
     `RunFailure` when training diverged (the other jobs of a sweep go on).
 
-    `train_options` go to `rfkit.train.train` (epochs, patience, batch_size, ...).
+    `train_options` go to `rfkit.train.train` (epochs, patience, batch_size, ...). An identical
+    training that ran before is read from the run cache when one is on (`rfkit.experiments.run_cache`).
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model = MultimodalGCN({**config, "seed": seed}, dataset)
-        try:
-            result = train(model, dataset, seed=seed, progress=False, **train_options)
-        except TrainingDiverged as failure:
-            return RunFailure("diverged", str(failure), failure.result.epochs_run, failure.result.best_epoch)
-        return measure(model, result, dataset)
+        result = cached_call(fit, dataset, config.get("device", "cpu"), dict(config), seed, dict(train_options))
+        return result if isinstance(result, RunFailure) else measure(result.model, result, dataset)
     finally:
         torch.set_num_threads(threads)
+
+
+def fit(dataset: Dataset, config: Mapping[str, Any], seed: int,
+        train_options: Mapping[str, Any]) -> TrainResult | RunFailure:
+    """A `MultimodalGCN` of `config` trained with `seed` (the result holds the model), or the
+    `RunFailure` of a training that diverged."""
+    model = MultimodalGCN({**config, "seed": seed}, dataset)
+    try:
+        return train(model, dataset, seed=seed, progress=False, **train_options)
+    except TrainingDiverged as failure:
+        return RunFailure("diverged", str(failure), failure.result.epochs_run, failure.result.best_epoch)
 
 
 def run_jobs(function: Callable[..., Any], jobs: Sequence[Mapping[str, Any]], executor: Executor | None = None,

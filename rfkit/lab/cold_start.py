@@ -208,6 +208,25 @@ def informativeness_differences(table: pd.DataFrame | Sequence[Mapping[str, Any]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+SIZED_PAIR = ("regression", "rf_mean")  # the study is sized on this difference (baseline, method)
+
+
+def sizing(diffs: pd.DataFrame) -> pd.DataFrame:
+    """Per setting and host, the smallest difference in cold Recall@20 that the study could detect
+    between `SIZED_PAIR` (80% power, 95% confidence, from the paired spread over seeds), from
+    `comparisons` rows: columns setting, host, n_seeds, delta_std, detectable."""
+    baseline, method = SIZED_PAIR
+    rows = diffs[(diffs["metric"] == KEY) & (diffs["baseline"] == baseline) & (diffs["method"] == method)]
+    return rows[["setting", "host", "n_seeds", "delta_std", "detectable"]].reset_index(drop=True)
+
+
+def _sizing_sentence(row: Mapping[str, Any], where: str) -> str:
+    baseline, method = SIZED_PAIR
+    return (f"{where}: the study can detect a difference of {row['detectable']:.4f} or more in cold Recall@20 "
+            f"between {method} and {baseline} (80% power, 95% confidence; paired spread "
+            f"{row['delta_std']:.4f} over {row['n_seeds']} seeds).")
+
+
 def _listing(rows: pd.DataFrame) -> str:
     return "; ".join(f"{r['method']} {describe(r)}" for r in rows.to_dict(orient="records"))
 
@@ -258,6 +277,9 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     if "zero" in means:
         out.append(_content_branch_sentence(rows, where))
     out.append(rf_versus_regression_sentence(diffs, setting, host))
+    sized = sizing(diffs[(diffs["setting"] == setting) & (diffs["host"] == host)])
+    if len(sized):
+        out.append(_sizing_sentence(sized.iloc[0], where))
     if REFERENCE in means:
         row = key[(key["baseline"] == "regression") & (key["method"] == REFERENCE)].iloc[0]
         out.append(f"{where}: Cornac's VBPR scoring cold items by its content part alone (a reference "
@@ -288,7 +310,8 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
 def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
     """The sentences the cold-start grid supports, computed from its records: per setting and host
     the methods' means, mappers vs the host's own cold row (why the content branch is the multimodal
-    host's baseline), RF vs regression (the honest answer when RF loses), the mapper preferred on the
+    host's baseline), RF vs regression (the honest answer when RF loses), the smallest difference
+    the study could detect (`sizing`), the mapper preferred on the
     validation half vs the content branch (multimodal host), the two ceilings and the validation
     half's choice among the deployable methods; then the informativeness trend, a count over the
     grid and how many verdicts would exceed noise by chance. With the mappers' health columns, the

@@ -82,6 +82,15 @@ def check(payload: dict[str, Any]) -> None:
         if row["ci_low"] is not None:
             assert (row["ci_low"], row["ci_high"]) == pytest.approx((again["ci_low"], again["ci_high"]), abs=1e-12)
         assert row["verdict"] == again["verdict"]
+        if row["detectable"] is not None:
+            assert row["detectable"] == pytest.approx(again["detectable"], rel=1e-9)
+    # What the study could detect: one row per setting and host, the rf_mean - regression pair's.
+    sizing = pd.DataFrame(r["sizing"])
+    cells = frame[["setting", "host"]].drop_duplicates()
+    assert len(sizing) == len(cells) and sizing.merge(cells).shape[0] == len(cells)
+    pair = diffs[(diffs["metric"] == "cold_recall@20") & (diffs["baseline"] == "regression")
+                 & (diffs["method"] == "rf_mean")]
+    assert sorted(sizing["detectable"].tolist()) == pytest.approx(sorted(pair["detectable"].tolist()))
     # Warm metrics are identical, so only cold and hybrid metrics are compared.
     assert set(diffs["metric"]) == {"cold_recall@20", "cold_ndcg@20", "all_recall@20", "all_ndcg@20"}
 
