@@ -10,6 +10,8 @@ import inspect
 import textwrap
 from pathlib import Path
 
+from IPython.display import Markdown, display
+
 
 def _find(lines: list[str], marker: str, after: int) -> int:
     for index in range(after, len(lines)):
@@ -39,3 +41,8 @@ def source_excerpt(obj: object, start: str | None = None, stop: str | None = Non
     package_root = Path(__file__).resolve().parents[2]
     shown = path.relative_to(package_root).as_posix() if path.is_relative_to(package_root) else path.name
     return f"# {shown}, lines {first_line + begin}-{first_line + end}\n{code}"
+
+
+def show_source(obj: object, start: str | None = None, stop: str | None = None) -> None:
+    """Display `source_excerpt` (with its header) as a Python code block in a notebook."""
+    display(Markdown(f"```python\n{source_excerpt(obj, start, stop)}\n```"))

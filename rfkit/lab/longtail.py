@@ -27,6 +27,17 @@ from rfkit.train import TrainResult
 
 ALL = "all"
 BUCKET_ORDER: tuple[str, ...] = tuple(name for name, _ in DEFAULT_BUCKETS)
+BUCKET_COLORS = {"head": "tab:red", "mid": "tab:orange", "tail": "tab:green", ALL: "black"}
+# The variants notebook 06 compares: the backbone, RF, and RF's two controls of the same interface.
+BASELINE, TREATMENT, REGRESSION, PLACEBO = "backbone", "backbone + RF", "backbone + regression", "backbone + placebo"
+VARIANT_COLORS = {BASELINE: "tab:gray", TREATMENT: "tab:blue", REGRESSION: "tab:green", PLACEBO: "tab:olive"}
+
+
+def variants(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The four variants of `config`: RF off, RF on, and RF's regression and noise placebo."""
+    return {BASELINE: {**config, "use_rf": False}, TREATMENT: {**config, "use_rf": True},
+            REGRESSION: {**config, "use_rf": True, "rf_generator": "regression"},
+            PLACEBO: {**config, "use_rf": True, "rf_generator": "noise"}}
 
 
 def bucket_summary(dataset: Dataset,

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from rfkit.publish.provenance import provenance
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready copy: numpy and torch scalars to Python, NaN/Inf refused."""
+    """JSON-ready copy: numpy and torch scalars to Python, a DataFrame to `json_records`, NaN/Inf
+    refused."""
+    if isinstance(value, pd.DataFrame):
+        return _plain(json_records(value))
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

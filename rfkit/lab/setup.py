@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import seaborn as sns
 import torch
 from IPython.display import Markdown, display
@@ -120,11 +121,12 @@ def start(notebook: str, quick: bool, seed: int, output_dir: str | Path, figures
     """Set up a notebook run: one thread for torch (small models run faster on one, and pool
     workers do the same, so numbers match), the plot theme, seeds ``seed, seed + 1, ...`` (3 in
     full runs, 2 in quick runs unless `n_seeds`), the training budget, the device (parameter
-    ``DEVICE``, "auto" = CUDA when available; asking for CUDA where there is none is an error)
-    and the results record."""
+    ``DEVICE``, "auto" = CUDA when available; asking for CUDA where there is none is an error),
+    four digits in pandas tables and the results record."""
     device = resolve_device(parameters.get("DEVICE", "auto"))
     torch.set_num_threads(1)
     sns.set_theme(style="whitegrid", context="notebook")
+    pd.set_option("display.precision", 4)  # tables show what the verdicts resolve, not float noise
     n_seeds = n_seeds or (2 if quick else 3)
     seeds = [seed + i for i in range(n_seeds)]
     training = training_options(quick)
