@@ -46,7 +46,7 @@ def records(rf_shift, setting="real", informativeness=None, hosts=("multimodal",
     ([0.02, -0.02, 0.01, -0.01], "RF does not beat regression on cold items"),
 ])
 def test_rf_versus_regression_sentence(shift, head):
-    sentences = conclusions(records(shift))
+    sentences = conclusions(records(shift)).sentences
     for host in ("multimodal", "lightgcn"):
         found = [s for s in sentences if s.startswith(f"real, {host} host: ") and "RF variant" in s
                  or s.startswith(f"real, {host} host: RF ")]
@@ -65,7 +65,7 @@ def test_sizing_is_the_detectable_difference_of_rf_mean_minus_regression():
     assert np.allclose(sized["detectable"], expected)
     wider = sizing(comparisons(records(3 * shift)))
     assert np.allclose(wider["detectable"], 3 * expected)  # proportional to the paired spread
-    sentences = [s for s in conclusions(records(shift)) if "can detect a difference" in s]
+    sentences = [s for s in conclusions(records(shift)).sentences if "can detect a difference" in s]
     assert len(sentences) == 2 and all(f"{expected:.4f} or more" in s for s in sentences)
 
 
@@ -91,7 +91,7 @@ def test_comparisons_pair_each_couple_once_and_match_stats():
 
 
 def test_zero_ceilings_and_validation_sentences():
-    sentences = conclusions(records(-0.05 + JITTER, setting="syn s=1", informativeness=1.0))
+    sentences = conclusions(records(-0.05 + JITTER, setting="syn s=1", informativeness=1.0)).sentences
     zero = next(s for s in sentences if "content branch alone (zero" in s)
     # validation prefers regression (RF is 0.05 below); it beats zero (0.25) by ~0.05
     assert zero.startswith("syn s=1, multimodal host: the mapper the cold validation half prefers (regression) adds to")
@@ -108,7 +108,7 @@ def test_zero_ceilings_and_validation_sentences():
     assert not any("content branch" in s or "ceilings: the data" not in s and "data_ceiling" in s
                    for s in sentences if "lightgcn" in s and "mean cold Recall" not in s)
     # the mapper is chosen on validation: rf_mean's valid score (+0.01) wins a test tie with regression
-    tie = conclusions(records(0.0 * JITTER))
+    tie = conclusions(records(0.0 * JITTER)).sentences
     assert any("prefers (rf_mean) adds to" in s for s in tie)
 
 
@@ -121,11 +121,10 @@ def test_informativeness_trend_and_chance_count():
     assert reg["delta"] == pytest.approx(0.2) and reg["verdict"] == "better"
     untrained = trend[(trend["method"] == "untrained")].iloc[0]
     assert untrained["delta"] == pytest.approx(0.0) and untrained["verdict"] == "within noise"
-    sentences = conclusions(table)
+    sentences, numbers = conclusions(table)
     assert "syn, lightgcn host: regression's cold Recall@20 goes from 0.2000 at s=0 to 0.4000 at s=1" in \
         " ".join(sentences)
-    n = len(comparisons(table)) + len(trend)
-    assert sentences[-1].startswith(f"These tables hold {n} paired verdicts at 95%; about {0.05 * n:.1f}")
+    assert numbers["n_verdicts"] == len(comparisons(table)) + len(trend) == len(numbers["differences"]) + len(trend)
     assert informativeness_differences(records(JITTER)).empty  # real data only: no trend
 
 
@@ -209,7 +208,7 @@ def test_the_reference_pairs_with_every_host_and_stays_out_of_the_hosts_choices(
     copies = combined[combined["method"] == REFERENCE]
     assert len(copies) == 2 * len(SEEDS) and set(copies["host"]) == {"multimodal", "lightgcn"}
     assert warm_identical(combined)
-    sentences = conclusions(combined)
+    sentences = conclusions(combined).sentences
     versus = [s for s in sentences if "Cornac's VBPR" in s]
     assert len(versus) == 2 and all("minus regression: +0.2000 [" in s and "(better)" in s for s in versus)
     picks = [s for s in sentences if "the cold validation half picks" in s]

@@ -143,7 +143,7 @@ def test_memory_statement():
     assert sentences[1] == ("Generation raises it by 200 MiB in one chunk and by 50 MiB in chunks of 8192 rows "
                             "(-75%, time +0%).")
     assert numbers["rows"] == 100_000 and numbers["peak_mib"]["training step"] == 800.0
-    small = faq.memory_statement(table.assign(rows=20_000))[0][0]
+    small = faq.memory_statement(table.assign(rows=20_000)).sentences[0]
     assert "max_train_rows" not in small  # 20,000 rows: the cap takes every row
 
 

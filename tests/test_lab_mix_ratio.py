@@ -52,17 +52,17 @@ def test_bad_input_names_the_problem():
 def test_better_case_says_mixing_helps_and_records_the_interval():
     findings = analyse(make_sweep({(0.1, 0.5): [0.02, 0.021, 0.019]}), spec_cell=(0.1, 0.5))
     assert findings.choice == (0.1, 0.5)
-    text = findings.conclusions[1]
+    text = findings.sentences[1]
     assert "helps on test" in text and "(better)" in text
     recorded = findings.numbers["best_vs_backbone"]
     assert recorded["verdict"] == "better" and recorded["ci_low"] > 0 and recorded["n_seeds"] == 3
     assert recorded["delta"] == pytest.approx(0.02)
     assert findings.numbers["spec_example_cell"]["test_ndcg@20"] == pytest.approx(0.13)
-    assert "1 better, 0 worse of 2 rows" in findings.conclusions[2]
+    assert "1 better, 0 worse of 2 rows" in findings.sentences[2]
     # 4 cells > 0; one beyond noise; 0.2 expected by chance.
-    assert "Of the 4 cells" in findings.conclusions[3] and "1 differ" in findings.conclusions[3]
-    assert "about 0.2 would by chance" in findings.conclusions[3] and "on test_ndcg@20" in findings.conclusions[3]
-    assert "(about 0.1 by chance alone)" in findings.conclusions[2]  # 2 rows judged
+    assert "Of the 4 cells" in findings.sentences[3] and "1 differ" in findings.sentences[3]
+    assert "about 0.2 of 4" in findings.sentences[3] and "on test_ndcg@20" in findings.sentences[3]
+    assert "about 0.1 of 1 " in findings.sentences[2]  # 1 row judged: the other chose the backbone
 
 
 def test_worse_case_says_mixing_hurts_on_test():
@@ -70,15 +70,15 @@ def test_worse_case_says_mixing_hurts_on_test():
     findings = analyse(make_sweep({(0.1, 0.5): [0.01, 0.01, 0.01]},
                                   test_offsets={(0.1, 0.5): [-0.02, -0.021, -0.019]}))
     assert findings.choice == (0.1, 0.5)
-    assert "hurts on test" in findings.conclusions[1] and "(worse)" in findings.conclusions[1]
+    assert "hurts on test" in findings.sentences[1] and "(worse)" in findings.sentences[1]
     assert findings.numbers["best_vs_backbone"]["ci_high"] < 0
-    assert "0 better, 1 worse" in findings.conclusions[2]
+    assert "0 better, 1 worse" in findings.sentences[2]
 
 
 def test_within_noise_case_says_no_difference_beyond_noise():
     findings = analyse(make_sweep({(0.1, 0.5): [0.01, 0.012, 0.011]},
                                   test_offsets={(0.1, 0.5): [0.01, -0.012, 0.003]}))
-    assert "makes no difference beyond seed noise" in findings.conclusions[1]
+    assert "makes no difference beyond seed noise" in findings.sentences[1]
     row = findings.numbers["best_vs_backbone"]
     assert row["verdict"] == "within noise" and row["ci_low"] < 0 < row["ci_high"]
 
@@ -88,14 +88,14 @@ def test_backbone_chosen_and_train_ratio_verdicts():
     worse = {(t, i): [-0.01, -0.02, -0.015] for t in TRAIN_RATIOS for i in INFERENCE_RATIOS if i > 0}
     findings = analyse(make_sweep(worse))
     assert findings.choice[1] == 0.0 and findings.numbers["best_vs_backbone"] is None
-    assert findings.conclusions[1].startswith("Validation prefers inference ratio 0")
-    assert "backbone chosen" in findings.conclusions[2]
+    assert findings.sentences[1].startswith("Validation prefers inference ratio 0")
+    assert "backbone chosen" in findings.sentences[2]
     # Both rows' backbones are the same numbers here: the train ratio makes no difference.
-    assert "makes no difference beyond noise" in findings.conclusions[5]
+    assert "makes no difference beyond noise" in findings.sentences[5]
     # Train ratio 0.5 clearly better at its choice than 0.1 at its choice.
     findings = analyse(make_sweep({(0.5, 0.5): [0.03, 0.031, 0.029], (0.1, 0.1): [0.01, 0.011, 0.009]}))
     assert findings.choice == (0.5, 0.5)
-    assert "outside the advised" in findings.conclusions[5] and "matters beyond noise" in findings.conclusions[5]
+    assert "outside the advised" in findings.sentences[5] and "matters beyond noise" in findings.sentences[5]
     other = findings.numbers["versus_best_train_ratio"][0]
     assert other[TRAIN] == 0.1 and other["verdict"] == "worse" and other["delta"] == pytest.approx(-0.02)
     # 0.1 chose 0.1 = its train ratio (no comparison); 0.5 chose 0.5 as well.
@@ -115,11 +115,11 @@ def test_recorded_rows_match_a_recomputation_from_the_recorded_seeds():
 def test_noise_sentence_and_one_seed():
     # Cell means spread by 0.002, seeds by 0.01: the colours are mostly noise.
     findings = analyse(make_sweep({(0.1, 0.5): [0.002, 0.002, 0.002]}))
-    assert "mostly seed noise" in findings.conclusions[4]
+    assert "mostly seed noise" in findings.sentences[4]
     assert findings.numbers["grid_span"] == pytest.approx(0.002)
     one_seed = make_sweep({(0.1, 0.5): [0.02, 0.02, 0.02]})
     findings = analyse(one_seed[one_seed["seed"] == 0])
-    assert "one seed" in findings.conclusions[1] and "no cell can be told apart" in findings.conclusions[3]
+    assert "one seed" in findings.sentences[1] and "no cell can be told apart" in findings.sentences[3]
     assert findings.numbers["best_vs_backbone"]["ci_low"] is None
     assert findings.numbers["cell_seed_std"] is None
 

@@ -117,7 +117,7 @@ def test_sweep_conclusions_say_what_moved(sweep):
     assert "hidden_dim 32: +0.0200" in text and "(better)" in text and "n_layers 1: -0.0300" in text
     assert "1 stayed within noise at every value tried (dropout)" in text
     assert "learning_rate=0.01 (3 of 3 seeds)" in text and "host loss is nan" in text
-    assert "3 beyond-noise verdict(s) out of 4" in text and "about 0.2 would exceed noise by chance" in text
+    assert "3 beyond-noise verdict(s) out of 4" in text and "about 0.2 of 4" in text
     # the documented default of dropout (0.1) is the kit's value: no default sentence for it
     assert "documented defaults" not in text
 

@@ -85,7 +85,7 @@ def test_better_at_one_step_only_and_straightness_verdicts():
     # 2-RF straightness scattered around 1-RF's: no measurable straightening.
     table = flow_table({}, straightness=(0.01, [0.005, 0.016, 0.009]))
     assert straightness_difference(table)["verdict"] == "within noise"
-    assert "does not measurably straighten" in reflow_sentences(table, chord=1.0)[0][0]
+    assert "does not measurably straighten" in reflow_sentences(table, chord=1.0).sentences[0]
 
 
 def test_few_step_phrase_and_missing_steps():
@@ -111,8 +111,8 @@ def test_solver_sentences_and_analyse():
     sizes = {k: {"spread": 1.0, "plane_spread": p, "plane_share": 0.1} for k, p in
              (("t0", 0.1), ("t1", 0.22), ("targets", 0.3))}
     findings = analyse(steps, flow_table({}), sizes, references, chord=1.0)
-    assert len(findings.conclusions) == 7 and findings.numbers["plane_spread_ratio"] == pytest.approx(2.2)
-    assert "2.20x" in findings.conclusions[0]
+    assert len(findings.sentences) == 7 and findings.numbers["plane_spread_ratio"] == pytest.approx(2.2)
+    assert "2.20x" in findings.sentences[0]
 
 
 def test_reflow_runs_pairs_each_seed_with_the_original():

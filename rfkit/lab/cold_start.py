@@ -24,8 +24,9 @@ from rfkit.data import Dataset, cold_start, make_synthetic
 from rfkit.experiments.cold import HOSTS, evaluate_cold_methods
 from rfkit.lab.health import health_sentence
 from rfkit.lab.plots import plot_method_points
+from rfkit.lab.verdicts import Findings, chance_clause, phrase
 from rfkit.metrics import cold_start_metrics
-from rfkit.stats import chance_exceedances, describe, interval, paired_differences
+from rfkit.stats import describe, interval, paired_differences
 
 METRICS = tuple(f"{group}_{name}@20" for group in ("cold", "warm", "all") for name in ("recall", "ndcg"))
 COMPARED = ("cold_recall@20", "cold_ndcg@20", "all_recall@20", "all_ndcg@20")  # warm: same for all
@@ -291,7 +292,7 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     if "zero" in means:
         best = valid[list(MAPPERS)].idxmax()  # chosen on the validation half, not on the test numbers
         row = key[(key["baseline"] == "zero") & (key["method"] == best)].iloc[0]
-        adds = {"better": "adds to", "worse": "hurts"}.get(row["verdict"], "does not add beyond noise to")
+        adds = phrase(row["verdict"], "adds to", "hurts", "does not add beyond noise to", "is not judged (one seed) against")
         out.append(f"{where}: the mapper the cold validation half prefers ({best}) {adds} the content branch "
                    f"alone (zero cold ID row): {describe(row)}.")
     if "host_ceiling" in means:
@@ -307,7 +308,11 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     return out
 
 
-def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
+DIFFERENCE_COLUMNS = ["setting", "host", "metric", "baseline", "method", "baseline_mean", "treatment_mean", "delta",
+                      "ci_low", "ci_high", "n_seeds", "detectable", "verdict"]
+
+
+def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> Findings:
     """The sentences the cold-start grid supports, computed from its records: per setting and host
     the methods' means, mappers vs the host's own cold row (why the content branch is the multimodal
     host's baseline), RF vs regression (the honest answer when RF loses), the smallest difference
@@ -316,7 +321,8 @@ def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
     half's choice among the deployable methods; then the informativeness trend, a count over the
     grid and how many verdicts would exceed noise by chance. With the mappers' health columns, the
     first sentence says whether the flow and the regression mapper learned their warm items (1-step
-    cosine against the ridge fit's)."""
+    cosine against the ridge fit's). The numbers: the paired ``differences``, the
+    ``informativeness_differences``, the ``sizing``, ``warm_identical`` and ``n_verdicts``."""
     frame = _frame(table)
     diffs = comparisons(frame)
     mappers = frame[frame["method"].isin(["rf", "regression"])] if "health_verdict" in frame else frame.iloc[:0]
@@ -335,9 +341,10 @@ def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[str]:
     out.append(f"Over the {len(cells)} setting x host cells, RF vs regression on cold Recall@20: "
                + "; ".join(counts) + ".")
     n = len(diffs) + len(trend)
-    out.append(f"These tables hold {n} paired verdicts at 95%; about {chance_exceedances(n):.1f} of them "
-               "would exceed noise by chance alone, so read a lone 'better' or 'worse' with care.")
-    return out
+    out.append(f"These tables hold {n} paired verdicts: {chance_clause(n)}, so read a lone 'better' or 'worse' "
+               "with care.")
+    return Findings(out, {"differences": diffs[DIFFERENCE_COLUMNS], "informativeness_differences": trend,
+                          "sizing": sizing(diffs), "warm_identical": warm_identical(frame), "n_verdicts": n})
 
 
 def cold_grid_figure(summary: pd.DataFrame, settings: Sequence[Sequence[str]], hosts: Sequence[str],

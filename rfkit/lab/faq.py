@@ -16,9 +16,10 @@ import pandas as pd
 
 from rfkit.generator import make_generator
 from rfkit.lab.memory import CAP_ROWS, CAPPED_STEP
-from rfkit.lab.parameters import (EXAMPLE, INFERENCE, JUDGE_ON, ROW_FIELDS, budget, difference_fields, kit_value,
+from rfkit.lab.parameters import (EXAMPLE, INFERENCE, JUDGE_ON, budget, kit_value,
                                   listing, value_label)
 from rfkit.lab.record import json_records
+from rfkit.lab.verdicts import ROW_FIELDS, Findings, difference_row, phrase
 from rfkit.stats import describe, paired_differences
 
 NEAR_CHANCE = 0.95  # cl_loss at or above this share of ln(n): no contrastive signal
@@ -47,7 +48,7 @@ def _reason(reason: str) -> str:
 
 
 def instability_statement(runs: pd.DataFrame, learning_rate: float, warmup_epochs: int,
-                          max_grad_norm: float) -> tuple[list[str], dict[str, Any]]:
+                          max_grad_norm: float) -> Findings:
     """Q3 in sentences from `rfkit.experiments.runner.records` rows of the `instability_configs` runs
     (``variant``, ``seed``, ``status``, ``reason``): how many seeds each case lost, and which
     remedies kept every seed training. A diverged run is a row with its status and reason."""
@@ -60,8 +61,8 @@ def instability_statement(runs: pd.DataFrame, learning_rate: float, warmup_epoch
         raise ValueError(f"runs must hold the four instability cases, got {sorted(counts)}")
     lost = counts[UNSTABLE]
     if lost["diverged"] == 0:
-        return ([f"rf_lr = {learning_rate:g} did not diverge here (0 of {lost['runs']} seeds): raise it to see "
-                 "an unstable setting; the remedies are untested here."], {"cases": counts, "remedies": {}})
+        return Findings([f"rf_lr = {learning_rate:g} did not diverge here (0 of {lost['runs']} seeds): raise it to "
+                         "see an unstable setting; the remedies are untested here."], {"cases": counts, "remedies": {}})
     failure = runs[(runs["variant"] == UNSTABLE) & (runs["status"] != "ok")].iloc[0]
     sentences = [f"rf_lr = {learning_rate:g} without warmup diverged in {lost['diverged']} of {lost['runs']} seeds, "
                  f"each kept as a row with its status and reason: {_reason(failure['reason'])}."]
@@ -85,10 +86,10 @@ def instability_statement(runs: pd.DataFrame, learning_rate: float, warmup_epoch
                   if "host" in failure["reason"] else "")
         sentences.append("Every case keeps the host's learning rate, and the unstable case differs from the last "
                          f"one in rf_lr alone: the generator's learning rate is the cause{blamed}.")
-    return sentences, {"cases": counts, "remedies": remedies}
+    return Findings(sentences, {"cases": counts, "remedies": remedies})
 
 
-def contrastive_statement(effects: pd.DataFrame, deltas: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
+def contrastive_statement(effects: pd.DataFrame, deltas: pd.DataFrame) -> Findings:
     """Q4 in sentences: the last epoch's cl_loss against chance, ln(n) with n the rows the
     contrastive term compares, for the kit's config and every setting; the healthy range is the
     one of the settings at the kit's ``contrast_temp`` (the temperature scales cl_loss) whose `deltas`
@@ -149,10 +150,10 @@ def contrastive_statement(effects: pd.DataFrame, deltas: pd.DataFrame) -> tuple[
                "near_chance": [value_label(*k) for k in near.index], "rf_loss_below_zero_velocity": [fell, len(falling)],
                "kit_cl_loss_zero_velocity": zero_cl, "kit_rf_loss_zero_velocity": zero_rf,
                "kit_cl_below_zero_velocity": bool(below_zero)}
-    return sentences, numbers
+    return Findings(sentences, numbers)
 
 
-def inference_only_statement(rescored: pd.DataFrame, ratio: float) -> tuple[list[str], dict[str, Any]]:
+def inference_only_statement(rescored: pd.DataFrame, ratio: float) -> Findings:
     """Q5 in sentences from `rescored_table` rows of models trained with train_mix_ratio 0: each
     inference ratio against ratio 0 (the same models' backbone), paired by seed."""
     if 0.0 not in set(rescored["inference_ratio"]) or ratio not in set(rescored["inference_ratio"]):
@@ -168,29 +169,28 @@ def inference_only_statement(rescored: pd.DataFrame, ratio: float) -> tuple[list
         sentences.append("Some models were restored to a best epoch inside warmup, where every ratio gives the "
                          "backbone: their differences are 0 by construction.")
     verdict = chosen["verdict"]
-    answer = {"better": "helps", "worse": "hurts", "within noise": "changes nothing beyond noise",
-              "one seed": "cannot be judged on one seed"}[verdict]
+    answer = phrase(verdict, "helps", "hurts", "changes nothing beyond noise")
     sentences.append(f"So RF used only at inference {answer} here. (The spec's answer, \"no: RF must be trained\", "
                      "concerns an untrained generator; this one trained, only its mixing waited for inference.)")
-    return sentences, {"deltas": json_records(deltas[["inference_ratio", *ROW_FIELDS]]), "verdict": verdict}
+    return Findings(sentences, {"deltas": json_records(deltas[["inference_ratio", *ROW_FIELDS]]), "verdict": verdict})
 
 
 def train_steps_statement(runs: pd.DataFrame | None, fewer: str, same: str, train_steps: int,
-                          inference_steps: int) -> tuple[list[str], dict[str, Any]]:
+                          inference_steps: int) -> Findings:
     """Fewer ODE steps in training than at inference, in sentences: config `fewer` against `same`,
     paired by seed, on test NDCG@20 and on seconds per epoch (`measure` rows with ``variant``).
     `runs` None: not measured (this rfkit has no ``rf_train_sampling_steps``)."""
     if runs is None:
-        return ([f"Not measured: this rfkit has no rf_train_sampling_steps key, so training-time generation uses "
-                 f"rf_sampling_steps ({inference_steps}) like inference."], {"measured": False})
+        return Findings([f"Not measured: this rfkit has no rf_train_sampling_steps key, so training-time generation "
+                         f"uses rf_sampling_steps ({inference_steps}) like inference."], {"measured": False})
     quality = paired_differences(runs, JUDGE_ON, same, [fewer]).iloc[0]
     time = paired_differences(runs, "seconds_per_epoch", same, [fewer], higher_is_better=False).iloc[0]
     base = float(time["baseline_mean"])
     sentences = [f"Generating with {train_steps} ODE steps in training instead of {inference_steps} (inference keeps "
                  f"{inference_steps}) changes seconds per epoch by {describe(time, 3)} ({time['delta'] / base:+.0%} "
                  f"of {base:.2f} s) and test NDCG@20 by {describe(quality)}."]
-    return sentences, {"measured": True, "test_ndcg@20": difference_fields(quality),
-                       "seconds_per_epoch": difference_fields(time)}
+    return Findings(sentences, {"measured": True, "test_ndcg@20": difference_row(quality),
+                                "seconds_per_epoch": difference_row(time)})
 
 
 def supports_config_key(key: str, value: Any) -> bool:
@@ -202,7 +202,7 @@ def supports_config_key(key: str, value: Any) -> bool:
     return True
 
 
-def memory_statement(table: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
+def memory_statement(table: pd.DataFrame) -> Findings:
     """Peak memory in sentences from `rfkit.lab.memory.memory_table` rows: a training step with
     gradient checkpointing (and with `CAP_ROWS` rows per step, when the table has more rows) against
     a plain one, chunked generation against generation in one chunk; each with its time."""
@@ -222,5 +222,5 @@ def memory_statement(table: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
                  f"({cases.loc[step, 'seconds']:.1f} s), " + " and ".join(training) + ".",
                  f"Generation raises it by {cases.loc[whole, 'peak_mib']:,.0f} MiB in one chunk and by "
                  + versus(chunked, whole, "in chunks of 8192 rows") + "."]
-    return sentences, {"rows": rows, "peak_mib": {case: float(v) for case, v in cases["peak_mib"].items()},
-                       "seconds": {case: float(v) for case, v in cases["seconds"].items()}}
+    return Findings(sentences, {"rows": rows, "peak_mib": {case: float(v) for case, v in cases["peak_mib"].items()},
+                                "seconds": {case: float(v) for case, v in cases["seconds"].items()}})

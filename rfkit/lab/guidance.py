@@ -18,7 +18,7 @@ import torch
 
 from rfkit.data.dataset import Dataset
 from rfkit.lab.flow_probes import score_settings, versus_references
-from rfkit.lab.verdicts import chance_note
+from rfkit.lab.verdicts import Findings, chance_note
 from rfkit.models import MultimodalGCN
 from rfkit.stats import describe, paired_differences
 
@@ -117,7 +117,7 @@ def _zero_scale(prior: pd.DataFrame) -> pd.Series:
     return prior["variant"].str.startswith("user 0.0,")
 
 
-def guidance_conclusions(differences: pd.DataFrame, prior: pd.DataFrame, data_name: str) -> tuple[list[str], dict]:
+def guidance_conclusions(differences: pd.DataFrame, prior: pd.DataFrame, data_name: str) -> Findings:
     """Sentences on the guidance grid (run on synthetic data `data_name`) and its flags."""
     seeds = int(differences["n_seeds"].min())
     sentences = [f"'Guidance helps (user 0.1-0.5, cosine 0.05-0.2)', on synthetic data ({data_name}), {metric} "
@@ -140,8 +140,8 @@ def guidance_conclusions(differences: pd.DataFrame, prior: pd.DataFrame, data_na
     flags = {verdict: {metric: list(rows.loc[rows["verdict"] == word, "variant"])
                        for metric, rows in differences.groupby("metric", sort=False)}
              for verdict, word in (("guidance_better", "better"), ("guidance_worse", "worse"))}
-    return sentences, {**flags, "prior_identity_at_zero": identity,
-                       "best_guidance_variant": REFERENCE if best is None else best["variant"]}
+    return Findings(sentences, {**flags, "prior_identity_at_zero": identity,
+                                "best_guidance_variant": REFERENCE if best is None else best["variant"]})
 
 
 def _steps_verdict(rows: pd.DataFrame) -> str:
@@ -171,7 +171,7 @@ def _timing_sentence(timing: pd.DataFrame, data_name: str) -> tuple[str, dict, d
 
 def sampling_conclusions(differences: pd.DataFrame, timing: pd.DataFrame, endpoints: pd.DataFrame,
                          references: pd.DataFrame, data_name: str,
-                         reference_solver: str = "euler") -> tuple[list[str], dict]:
+                         reference_solver: str = "euler") -> Findings:
     """Sentences on steps and solvers (one model trained on `data_name`) and their flags.
 
     `differences` is `sampling_differences` output; `timing` has one row per (solver, n_steps)
@@ -206,18 +206,18 @@ def sampling_conclusions(differences: pd.DataFrame, timing: pd.DataFrame, endpoi
                           references, f"Endpoints on {data_name} at {reference_solver} {last} steps"),
     ]
     below = bool(cosine[(reference_solver, last)] < references.loc["regression", "cosine"])
-    return sentences, {"time_grows_with_steps": grows, "generate_ms": ms, "one_step_enough": enough,
-                       "more_steps_verdicts": dict(zip(longest["metric"], longest["verdict"])),
-                       "endpoint_cosine_below_regression": below}
+    return Findings(sentences, {"time_grows_with_steps": grows, "generate_ms": ms, "one_step_enough": enough,
+                                "more_steps_verdicts": dict(zip(longest["metric"], longest["verdict"])),
+                                "endpoint_cosine_below_regression": below})
 
 
 def conclusions(guidance: pd.DataFrame, prior: pd.DataFrame, sampling: pd.DataFrame, timing: pd.DataFrame,
                 endpoints: pd.DataFrame, references: pd.DataFrame, guidance_data: str,
-                sampling_data: str) -> tuple[list[str], dict]:
+                sampling_data: str) -> Findings:
     """The notebook's conclusions: guidance sentences, sampling sentences, then how many of all
     these verdicts would exceed noise by chance (the identity rows at user scale 0 not counted)."""
-    guided, guided_flags = guidance_conclusions(guidance, prior, guidance_data)
-    sampled, sampled_flags = sampling_conclusions(sampling, timing, endpoints, references, sampling_data)
     judged = prior[~_zero_scale(prior)]
-    return ([*guided, *sampled, chance_note(guidance, judged, sampling)],
-            {**guided_flags, **sampled_flags, "n_verdicts": len(guidance) + len(judged) + len(sampling)})
+    return (guidance_conclusions(guidance, prior, guidance_data)
+            + sampling_conclusions(sampling, timing, endpoints, references, sampling_data)
+            + Findings([chance_note(guidance, judged, sampling)],
+                       {"n_verdicts": len(guidance) + len(judged) + len(sampling)}))

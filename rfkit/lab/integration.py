@@ -18,21 +18,11 @@ from rfkit.config import BASE_KEY, available
 from rfkit.experiments.cost import ACCURACY_TOLERANCE
 from rfkit.experiments.runner import HEALTH_PREFIX
 from rfkit.lab.health import health_sentence, health_table
-from rfkit.lab.record import json_records
+from rfkit.lab.verdicts import Findings, chance_clause, difference_records, phrase
 from rfkit.stats import chance_exceedances, describe, paired_differences
 
 HEADLINE = "test_ndcg@20"
 TEST_METRICS = ("test_recall@10", "test_recall@20", "test_ndcg@10", "test_ndcg@20")
-DIFFERENCE_COLUMNS = ["metric", "baseline_mean", "treatment_mean", "delta", "ci_low", "ci_high", "n_seeds",
-                      "detectable", "verdict"]
-
-
-def difference_rows(differences: pd.DataFrame, columns: Sequence[str] = DIFFERENCE_COLUMNS) -> list[dict[str, Any]]:
-    """The `columns` of paired-difference rows as records for results.json, NaN (no interval with
-    one seed) as None."""
-    return json_records(differences[list(columns)])
-
-
 def config_chain_text(name: str) -> str:
     """The packaged YAML file `name` and every file it builds on (``base:``), base first, each
     under a comment line naming it: what `rfkit.config.load(name)` merges."""
@@ -61,34 +51,32 @@ def paired_by_metric(runs: pd.DataFrame, metrics: Sequence[str], baseline: str,
 
 def rf_verdict_sentence(row: Mapping[str, Any] | pd.Series, metric: str = HEADLINE) -> str:
     """What one RF-minus-backbone row of `paired_by_metric` says, as a sentence."""
-    meaning = {"better": "beyond the seed noise, in RF's favour.",
-               "worse": "beyond the seed noise, AGAINST RF.",
-               "within noise": "within the seed noise: RF does not measurably change it here.",
-               "one seed": "one seed only: no interval, hence no verdict."}
+    meaning = phrase(row["verdict"], "beyond the seed noise, in RF's favour.", "beyond the seed noise, AGAINST RF.",
+                     "within the seed noise: RF does not measurably change it here.",
+                     "one seed only: no interval, hence no verdict.")
     return (f"RF minus backbone, {metric}: {describe(row)} over {int(row['n_seeds'])} paired seeds "
-            f"({row['treatment_mean']:.4f} vs {row['baseline_mean']:.4f}): {meaning[row['verdict']]}")
+            f"({row['treatment_mean']:.4f} vs {row['baseline_mean']:.4f}): {meaning}")
 
 
 def regression_sentence(versus_backbone: Mapping[str, Any] | pd.Series,
                         flow_minus_regression: Mapping[str, Any] | pd.Series, metric: str = HEADLINE) -> str:
     """What the regression baseline says: regression minus backbone, and RF minus regression (the
     part of RF's effect that needs a *flow* rather than a point estimate)."""
-    meaning = {"better": "the flow beats the point estimate beyond noise.",
-               "worse": "the point estimate beats the flow beyond noise.",
-               "within noise": "the flow adds nothing measurable over a point estimate here.",
-               "one seed": "one seed only: no verdict."}
+    meaning = phrase(flow_minus_regression["verdict"], "the flow beats the point estimate beyond noise.",
+                     "the point estimate beats the flow beyond noise.",
+                     "the flow adds nothing measurable over a point estimate here.", "one seed only: no verdict.")
     return (f"Regression (a deterministic MLP of the velocity net's size, rf_generator: regression) minus "
             f"backbone, {metric}: {describe(versus_backbone)}; RF minus regression: "
-            f"{describe(flow_minus_regression)}: {meaning[flow_minus_regression['verdict']]}")
+            f"{describe(flow_minus_regression)}: {meaning}")
 
 
 def placebo_sentence(versus_backbone: Mapping[str, Any] | pd.Series, versus_placebo: pd.DataFrame,
                      metric: str = HEADLINE) -> str:
     """What the noise placebo says: placebo minus backbone, then RF and regression each minus
     placebo (`versus_placebo`, indexed by variant): does a generator bring more than noise?"""
-    meaning = {"better": "more than noise of the same size", "worse": "LESS than noise of the same size",
-               "within noise": "not distinguishable from noise of the same size", "one seed": "no verdict (one seed)"}
-    rows = [f"{name} minus placebo {describe(row)}: {meaning[row['verdict']]}"
+    rows = [f"{name} minus placebo {describe(row)}: "
+            + phrase(row["verdict"], "more than noise of the same size", "LESS than noise of the same size",
+                     "not distinguishable from noise of the same size", "no verdict (one seed)")
             for name, row in versus_placebo.iterrows()]
     return (f"Placebo (Gaussian noise at the targets' per-row scale, rf_generator: noise) minus backbone, {metric}: "
             f"{describe(versus_backbone)}; " + "; ".join(rows) + ".")
@@ -98,7 +86,7 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
                             warmup: Mapping[str, Any], overhead: Mapping[str, Any],
                             flow_vs_regression: pd.DataFrame | None = None,
                             versus_placebo: pd.DataFrame | None = None,
-                            headline: str = HEADLINE) -> tuple[list[str], dict[str, Any]]:
+                            headline: str = HEADLINE) -> Findings:
     """Notebook 01's conclusions and the record behind them.
 
     `differences`: `paired_by_metric(runs, metrics, "backbone")` with `headline` among the metrics,
@@ -147,8 +135,8 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
                             versus_placebo[versus_placebo["metric"] == headline].set_index("variant"), headline)]
           if with_placebo else []),
         *([health_sentence(runs)] if HEALTH_PREFIX + "verdict" in runs.columns else []),
-        f"{n_beyond} of {n_compared} paired comparisons on test metrics differ beyond noise; with no real "
-        f"effect about {chance_exceedances(n_compared):.1f} would by chance (and these metrics move together).",
+        f"{n_beyond} of {n_compared} paired comparisons on test metrics differ beyond noise; "
+        f"{chance_clause(n_compared)}, and these metrics move together.",
         f"{mixed} of {len(rf_runs)} RF runs were selected (best validation epoch) after the warmup, i.e. "
         f"actually mixed RF embeddings into their scores.",
         f"RF took {overhead['share']:.0%} of the RF runs' training time: an overhead of {overhead['overhead']:+.0%} "
@@ -157,18 +145,18 @@ def integration_conclusions(differences: pd.DataFrame, runs: pd.DataFrame, confi
         + f"; cross-check, epoch time vs. backbone runs: {overhead['epoch_time_ratio']:+.0%}. The spec's 10-20% is "
         + ("met." if within_spec else "NOT met with this light backbone."),
     ]
-    verdict = {**difference_rows(rf_rows.loc[[headline]].reset_index())[0],
+    verdict = {**difference_records(rf_rows.loc[[headline]].reset_index(), ["metric"])[0],
                "rf_runs_mixed_at_best": mixed, "n_beyond_noise": n_beyond, "n_comparisons": n_compared,
                "chance_exceedances": chance_exceedances(n_compared)}
-    record = {"verdict": verdict, "differences": difference_rows(differences, ["variant", *DIFFERENCE_COLUMNS]),
+    record = {"verdict": verdict, "differences": difference_records(differences, ["variant", "metric"]),
               "overhead": {**overhead, "within_spec_claim": within_spec}}
     if with_regression:
-        record["flow_vs_regression"] = difference_rows(flow_vs_regression, ["variant", *DIFFERENCE_COLUMNS])
+        record["flow_vs_regression"] = difference_records(flow_vs_regression, ["variant", "metric"])
     if with_placebo:
-        record["versus_placebo"] = difference_rows(versus_placebo, ["variant", *DIFFERENCE_COLUMNS])
+        record["versus_placebo"] = difference_records(versus_placebo, ["variant", "metric"])
     if HEALTH_PREFIX + "verdict" in runs.columns:
         record["health"] = health_table(runs).reset_index().to_dict("records")
-    return conclusions, record
+    return Findings(conclusions, record)
 
 
 def knob_table(runs: pd.DataFrame, timings: pd.DataFrame, literal: str = "spec-literal",

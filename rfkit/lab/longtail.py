@@ -19,7 +19,7 @@ import pandas as pd
 
 from rfkit.data.dataset import Dataset
 from rfkit.experiments.runner import RunFailure, generator_columns, run_jobs, train_one
-from rfkit.lab.verdicts import chance_note
+from rfkit.lab.verdicts import Findings, chance_note
 from rfkit.metrics import DEFAULT_BUCKETS, bucket_metrics, popularity_buckets, topk_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.stats import describe, paired_differences
@@ -170,7 +170,7 @@ def _buckets(rows: pd.DataFrame, verdict: str) -> str:
     return ", ".join(names) or "no bucket"
 
 
-def real_conclusions(deltas: pd.DataFrame, data_name: str, metric: str) -> tuple[list[str], dict[str, Any]]:
+def real_conclusions(deltas: pd.DataFrame, data_name: str, metric: str) -> Findings:
     """Sentences on treatment minus baseline per bucket of one dataset (`bucket_differences` rows)."""
     by = deltas.set_index("bucket")
     sentences = [f"{data_name}, test {metric}, RF minus backbone per bucket (95% intervals over "
@@ -189,13 +189,13 @@ def real_conclusions(deltas: pd.DataFrame, data_name: str, metric: str) -> tuple
     if trades:
         sentences.append(f"  => RF trades accuracy on popular items for accuracy on rarer ones here; the net "
                          f"effect on all users is '{verdicts[ALL]}'.")
-    return sentences, {"real_verdicts": verdicts, "trades_head_for_tail": trades,
-                       "rf_better_real": {b: v == "better" for b, v in verdicts.items()},
-                       "rf_worse_real": {b: v == "worse" for b, v in verdicts.items()}}
+    return Findings(sentences, {"real_verdicts": verdicts, "trades_head_for_tail": trades,
+                                "rf_better_real": {b: v == "better" for b, v in verdicts.items()},
+                                "rf_worse_real": {b: v == "worse" for b, v in verdicts.items()}})
 
 
 def sweep_conclusions(deltas: pd.DataFrame, trend: pd.DataFrame, metric: str,
-                      column: str = "informativeness") -> tuple[list[str], dict[str, Any]]:
+                      column: str = "informativeness") -> Findings:
     """Sentences on the gain per bucket at each value of `column` (`bucket_differences` rows with
     ``by=[column, "bucket"]``) and on its change from the lowest value (`gain_trend` rows); then
     whether "RF helps mid and tail only when the features carry information" holds."""
@@ -240,12 +240,12 @@ def sweep_conclusions(deltas: pd.DataFrame, trend: pd.DataFrame, metric: str,
         + ".")
     grows = {b: [float(s) for s in trend.loc[(trend["bucket"] == b) & (trend["verdict"] == "better"), column]]
              for b in present}
-    return sentences, {"sweep_better_at": better_at, "gain_peaks_at": peaks, "gain_grows_at": grows,
-                       "information_claim": claim}
+    return Findings(sentences, {"sweep_better_at": better_at, "gain_peaks_at": peaks, "gain_grows_at": grows,
+                                "information_claim": claim})
 
 
 def regression_sentences(real: pd.DataFrame, sweep: pd.DataFrame, data_name: str, metric: str,
-                         column: str = "informativeness") -> tuple[list[str], dict[str, Any]]:
+                         column: str = "informativeness") -> Findings:
     """Sentences on RF minus the regression baseline per bucket (`bucket_differences` rows with the
     regression variant as baseline): on the real data, then at each value of `column`."""
     sentences = [f"{data_name}, test {metric}, RF minus regression per bucket (what the flow adds over a point "
@@ -258,11 +258,11 @@ def regression_sentences(real: pd.DataFrame, sweep: pd.DataFrame, data_name: str
         sentences.append(f"synthetic s={value}, RF minus regression: better on {_buckets(rows, 'better')}, worse on "
                          f"{_buckets(rows, 'worse')}; overall ({ALL}): "
                          f"{describe(rows.set_index('bucket').loc[ALL])}.")
-    return sentences, {"flow_vs_regression_real": verdicts, "flow_vs_regression_sweep": by_value}
+    return Findings(sentences, {"flow_vs_regression_real": verdicts, "flow_vs_regression_sweep": by_value})
 
 
 def placebo_sentences(real: pd.DataFrame, sweep: pd.DataFrame, data_name: str, metric: str,
-                      column: str = "informativeness") -> tuple[list[str], dict[str, Any]]:
+                      column: str = "informativeness") -> Findings:
     """Sentences on RF and regression minus the noise placebo per bucket: `bucket_differences` rows
     with "placebo" as baseline and a ``variant`` column naming the generator compared."""
     sentences = []
@@ -275,25 +275,21 @@ def placebo_sentences(real: pd.DataFrame, sweep: pd.DataFrame, data_name: str, m
         sentences.append(f"synthetic s={value}, {variant} minus placebo: better on {_buckets(rows, 'better')}, worse "
                          f"on {_buckets(rows, 'worse')}; overall ({ALL}): {describe(rows.set_index('bucket').loc[ALL])}.")
     real_verdicts = {v: dict(zip(rows["bucket"], rows["verdict"])) for v, rows in real.groupby("variant", sort=False)}
-    return sentences, {"versus_placebo_real": real_verdicts, "versus_placebo_sweep": by_value}
+    return Findings(sentences, {"versus_placebo_real": real_verdicts, "versus_placebo_sweep": by_value})
 
 
 def conclusions(real: pd.DataFrame, sweep: pd.DataFrame, trend: pd.DataFrame, data_name: str,
                 metric: str, real_vs_regression: pd.DataFrame,
                 sweep_vs_regression: pd.DataFrame, real_vs_placebo: pd.DataFrame | None = None,
-                sweep_vs_placebo: pd.DataFrame | None = None) -> tuple[list[str], dict[str, Any]]:
+                sweep_vs_placebo: pd.DataFrame | None = None) -> Findings:
     """Notebook 06's conclusions: `real_conclusions`, `sweep_conclusions`, `regression_sentences`
     (RF minus regression, ``*_vs_regression``), `placebo_sentences` (RF and regression minus the
     placebo, ``*_vs_placebo``, when given), then how many of all these verdicts would exceed noise
     by chance; and their flags."""
-    real_sentences, real_flags = real_conclusions(real, data_name, metric)
-    sweep_sentences, sweep_flags = sweep_conclusions(sweep, trend, metric)
-    regression_text, regression_flags = regression_sentences(real_vs_regression, sweep_vs_regression, data_name, metric)
+    found = (real_conclusions(real, data_name, metric) + sweep_conclusions(sweep, trend, metric)
+             + regression_sentences(real_vs_regression, sweep_vs_regression, data_name, metric))
     tables = [real, sweep, trend, real_vs_regression, sweep_vs_regression]
-    placebo_text, placebo_flags = [], {}
     if real_vs_placebo is not None and sweep_vs_placebo is not None:
-        placebo_text, placebo_flags = placebo_sentences(real_vs_placebo, sweep_vs_placebo, data_name, metric)
+        found += placebo_sentences(real_vs_placebo, sweep_vs_placebo, data_name, metric)
         tables += [real_vs_placebo, sweep_vs_placebo]
-    return ([*real_sentences, *sweep_sentences, *regression_text, *placebo_text, chance_note(*tables)],
-            {**real_flags, **sweep_flags, **regression_flags, **placebo_flags,
-             "n_verdicts": sum(len(t) for t in tables)})
+    return found + Findings([chance_note(*tables)], {"n_verdicts": sum(len(t) for t in tables)})

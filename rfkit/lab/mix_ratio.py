@@ -11,21 +11,21 @@ look. `analyse` returns the conclusions as sentences and the numbers a notebook 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rfkit.lab.health import health_sentence
-from rfkit.stats import chance_exceedances, describe, paired_differences
+from rfkit.lab.verdicts import Findings, chance_clause, difference_row, phrase
+from rfkit.stats import describe, paired_differences
 
 TRAIN, INFERENCE = "train ratio", "inference ratio"
 CHOOSE_ON = "valid_ndcg@20"   # what picks a cell
 JUDGE_ON = "test_ndcg@20"     # what a choice is judged on
 METRICS = ("valid_ndcg@20", "valid_recall@20", "test_ndcg@20", "test_recall@20")
 ADVISED_TRAIN = (0.1, 0.3)    # the spec's advice for train_mix_ratio
-ROW_FIELDS = ("delta", "ci_low", "ci_high", "n_seeds", "verdict")
 
 
 def tidy(sweep: pd.DataFrame) -> pd.DataFrame:
@@ -72,19 +72,13 @@ def compare_cells(sweep: pd.DataFrame, metric: str, treatment: tuple[float, floa
     return paired_differences(pd.concat(parts), metric, "baseline", ["treatment"]).iloc[0].to_dict()
 
 
-def row(difference: Mapping[str, Any]) -> dict[str, Any]:
-    """The recorded part of a paired difference (JSON-ready: a missing interval becomes None)."""
-    return {k: (None if isinstance(difference[k], float) and not np.isfinite(difference[k]) else difference[k])
-            for k in ROW_FIELDS}
-
-
 def _cells_sentence(cells: pd.DataFrame, metric: str) -> str:
     counts = cells["verdict"].value_counts()
     if (counts.get("one seed", 0)) == len(cells):
         return f"With one seed there is no interval: no cell can be told apart from its backbone on {metric}."
     return (f"Of the {len(cells)} cells with inference ratio > 0, {int(cells['beyond_noise'].sum())} differ from "
             f"their row's backbone beyond noise on {metric} ({counts.get('better', 0)} better, "
-            f"{counts.get('worse', 0)} worse); about {chance_exceedances(len(cells)):.1f} would by chance alone.")
+            f"{counts.get('worse', 0)} worse); {chance_clause(len(cells))}.")
 
 
 def _noise_sentence(sweep: pd.DataFrame, metric: str) -> tuple[str, float, float]:
@@ -107,8 +101,7 @@ def _choice_sentence(choice: tuple[float, float], versus: dict[str, Any] | None)
     if versus is None:
         return (f"Validation prefers inference ratio 0 for train ratio {train}: mixing the trained generator in "
                 f"at scoring time does not beat the backbone alone on validation.")
-    effect = {"better": "helps", "worse": "hurts", "within noise": "makes no difference beyond seed noise",
-              "one seed": "cannot be judged with one seed"}[versus["verdict"]]
+    effect = phrase(versus["verdict"], "helps", "hurts", "makes no difference beyond seed noise")
     return (f"Against the same models' backbones (inference ratio 0), the chosen cell changes {JUDGE_ON} by "
             f"{describe(versus)}: mixing RF in at ratio {inference} {effect} on test.")
 
@@ -121,7 +114,7 @@ def _rows_sentence(per_row: pd.DataFrame) -> str:
     worse = sum(r["verdict"] == "worse" for r in judged)
     return (f"Per train ratio, its validation-chosen inference ratio against ratio 0 on {JUDGE_ON}: "
             f"{'; '.join(parts)}. Beyond noise: {better} better, {worse} worse of {len(per_row)} rows "
-            f"(about {chance_exceedances(len(judged)):.1f} by chance alone).")
+            f"({chance_clause(len(judged))}).")
 
 
 def _train_sentence(choice: tuple[float, float], versus_others: pd.DataFrame, trained: Sequence[float]) -> str:
@@ -146,16 +139,14 @@ def _larger_sentence(per_row: pd.DataFrame) -> str:
             f"({'; '.join(parts)}; differences on {JUDGE_ON}).")
 
 
-@dataclass
-class MixRatioFindings:
-    """What `analyse` found: the choice, the tables behind the verdicts, sentences and numbers."""
+@dataclass(kw_only=True)
+class MixRatioFindings(Findings):
+    """What `analyse` found: sentences and numbers, plus the choice and the tables behind the verdicts."""
 
     choice: tuple[float, float]
     cells: dict[str, pd.DataFrame]   # metric -> versus_backbone table
     per_row: pd.DataFrame            # one row per train ratio: its choice and its two comparisons
     versus_others: pd.DataFrame      # other train ratios (at their choice) minus the best one
-    conclusions: list[str] = field(default_factory=list)
-    numbers: dict[str, Any] = field(default_factory=dict)
 
 
 def _per_row(sweep: pd.DataFrame, choices: Mapping[float, float]) -> pd.DataFrame:
@@ -209,7 +200,7 @@ def analyse(sweep: pd.DataFrame, spec_cell: tuple[float, float] | None = None,
         f"{int((runs['best_epoch'] < warmup_epochs).sum())} model(s) were restored to a warmup epoch.",
     ]
     nested = lambda table: {t: r.to_dict() for t, r in table.iterrows()}  # noqa: E731 (train -> inference -> value)
-    cell_rows = lambda table: [{TRAIN: t, INFERENCE: i, **row(r)}  # noqa: E731
+    cell_rows = lambda table: [{TRAIN: t, INFERENCE: i, **difference_row(r)}  # noqa: E731
                                for t, i, (_, r) in zip(table[TRAIN], table[INFERENCE], table.iterrows())]
     numbers = {
         "sweep_rows": sweep[[TRAIN, INFERENCE, "seed", *METRICS, "best_epoch"]].to_dict("records"),
@@ -218,21 +209,22 @@ def analyse(sweep: pd.DataFrame, spec_cell: tuple[float, float] | None = None,
         "best_cell": {"train_ratio": choice[0], "inference_ratio": choice[1],
                       **{m: float(cell[(m, "mean")]) for m in METRICS}},
         "backbone_of_best": {m: float(summary.loc[(choice[0], 0.0), (m, "mean")]) for m in METRICS},
-        "best_vs_backbone": row(versus_choice) if versus_choice is not None else None,
+        "best_vs_backbone": difference_row(versus_choice) if versus_choice is not None else None,
         "spec_example_cell": ({m: float(summary.loc[spec_cell, (m, "mean")]) for m in METRICS}
                               if spec_cell is not None and spec_cell in summary.index else None),
         "versus_backbone": {m: cell_rows(table) for m, table in cells.items()},
-        "per_train_ratio": [{TRAIN: t, INFERENCE: i, "versus_backbone": row(b) if b is not None else None,
-                             "versus_train_ratio": row(r) if r is not None else None}
+        "per_train_ratio": [{TRAIN: t, INFERENCE: i, "versus_backbone": difference_row(b) if b is not None else None,
+                             "versus_train_ratio": difference_row(r) if r is not None else None}
                             for t, i, b, r in per_row.itertuples(index=False)],
-        "versus_best_train_ratio": [{TRAIN: t, **row(d)} for t, d in versus_others.itertuples(index=False)],
+        "versus_best_train_ratio": [{TRAIN: t, **difference_row(d)} for t, d in versus_others.itertuples(index=False)],
         "best_inference_by_train_ratio": choices,
         "best_train_in_advised_range": ADVISED_TRAIN[0] <= choice[0] <= ADVISED_TRAIN[1],
         "inference_larger_share": float((per_row[INFERENCE] > per_row[TRAIN]).mean()),
         "test_rank_of_choice": test_rank, "grid_span": span, "cell_seed_std": noise if np.isfinite(noise) else None,
         "best_epochs": runs[[TRAIN, "seed", "best_epoch"]].to_dict("records"),
     }
-    return MixRatioFindings(choice, cells, per_row, versus_others, conclusions, numbers)
+    return MixRatioFindings(conclusions, numbers, choice=choice, cells=cells, per_row=per_row,
+                            versus_others=versus_others)
 
 
 def per_row_table(findings: MixRatioFindings) -> pd.DataFrame:

@@ -9,9 +9,10 @@ records, so the sentences stay true for any parameters and are tested without tr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from torch import Tensor
+
+from rfkit.lab.verdicts import Findings
 
 FLOWS = ("1-RF", "2-RF")
 
@@ -34,7 +35,7 @@ def _require(mapping: Mapping, keys, name: str) -> None:
 
 def primer_conclusions(straightness: Mapping[str, float], distances: Mapping[str, Mapping[int, float]],
                        distance_floor: float, transport_cost: Mapping[str, float],
-                       ode_steps: int) -> tuple[list[str], dict[str, Any]]:
+                       ode_steps: int) -> Findings:
     """The primer's conclusions and flags from its numbers.
 
     `straightness` and `distances` are keyed by "1-RF" and "2-RF" (distances: sliced Wasserstein
@@ -75,4 +76,4 @@ def primer_conclusions(straightness: Mapping[str, float], distances: Mapping[str
     flags = {"two_rf_is_straighter": straighter, "one_step_improved": one_step_improved,
              "steps_1rf_to_match_2rf_one_step": matching[0] if matching else None,
              "transport_cost_lowered": lowered}
-    return conclusions, flags
+    return Findings(conclusions, flags)

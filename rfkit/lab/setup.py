@@ -5,7 +5,7 @@ Every experiment notebook starts with
     lab = start("01_integration", QUICK, SEED, OUTPUT_DIR, FIGURES_DIR, n_seeds=N_SEEDS, DATASET=DATASET)
     dataset = lab.dataset(DATASET)
 
-and ends with ``lab.finish(conclusions, key_findings, **numbers)``, which renders the conclusions as
+and ends with ``lab.finish(findings, key_findings, **numbers)`` (`rfkit.lab.verdicts.Findings`), which renders the conclusions as
 the notebook's last output ("What this notebook found"). QUICK runs use the tiny synthetic preset
 and the quick budget of `rfkit.config.training_options` (seconds); full runs use the chosen dataset
 and the full budget. Several trainings run side by side with ``with lab.pool() as pool:``, each
@@ -32,6 +32,7 @@ from rfkit import config
 from rfkit.config import training_options
 from rfkit.data import Dataset, load
 from rfkit.lab.record import RunRecord
+from rfkit.lab.verdicts import Findings
 from rfkit.machine import resolve_device
 
 
@@ -92,10 +93,15 @@ class Lab:
     def elapsed(self) -> float:
         return time.time() - self.started
 
-    def finish(self, conclusions: Sequence[str], key_findings: Sequence[str] = (), **numbers: Any) -> None:
-        """Record the conclusions, the `key_findings` among them (the README's "what we found"),
-        the final numbers and the run time; write results.json; render the conclusions as Markdown,
-        the notebook's last output."""
+    def finish(self, findings: Findings | Sequence[str], key_findings: Sequence[str] = (), **numbers: Any) -> None:
+        """Record the conclusions (a `Findings`' sentences, with its numbers, or plain sentences), the
+        `key_findings` among them (the README's "what we found"), the final numbers and the run
+        time; write results.json; render the conclusions as Markdown, the notebook's last output."""
+        if isinstance(findings, Findings):
+            findings = findings + Findings(numbers=numbers)  # a number named twice is an error
+            conclusions, numbers = findings.sentences, findings.numbers
+        else:
+            conclusions = list(findings)
         missing = [finding for finding in key_findings if finding not in conclusions]
         if missing:
             raise ValueError(f"key_findings must be among the conclusions; not found: {missing}")

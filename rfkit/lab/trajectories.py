@@ -9,7 +9,6 @@ turns the tables into conclusions (sentences) and the numbers a notebook records
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from torch import Tensor
 
 from rfkit.generator import RFEmbeddingGenerator
 from rfkit.lab.flow_probes import compare_flows, reflow, versus_references
-from rfkit.lab.mix_ratio import row  # the recorded part of a paired difference
+from rfkit.lab.verdicts import Findings, difference_row, phrase
 from rfkit.stats import paired_differences
 
 ONE_RF, TWO_RF = "1-RF", "2-RF"
@@ -127,15 +126,15 @@ def few_step_phrase(differences: pd.DataFrame) -> str:
             f"{listed([n for n in steps if n not in better], 'or')}")
 
 
-def reflow_sentences(table: pd.DataFrame, chord: float) -> tuple[list[str], dict[str, Any]]:
+def reflow_sentences(table: pd.DataFrame, chord: float) -> Findings:
     """The straightness verdict and the few-step verdicts of 1-RF against 2-RF, and their numbers.
     `chord` is the mean squared length of 1-RF's chord z1 - z0, to put S in proportion."""
     bend = straightness_difference(table)
     s1, s2 = bend["baseline_mean"], bend["treatment_mean"]
     differences = reflow_differences(table)
     n_seeds = int(table["seed"].nunique())
-    straight = {"better": "straightens", "worse": "bends", "within noise": "does not measurably straighten",
-                "one seed": "changes (one reflow seed, no interval)"}[bend["verdict"]]
+    straight = phrase(bend["verdict"], "straightens", "bends", "does not measurably straighten",
+                      "changes (one reflow seed, no interval)")
     sentences = [
         f"Reflow {straight} the paths: straightness S {relative(bend)} over {n_seeds} reflow seed(s), "
         f"1-RF/2-RF {s1 / max(s2, 1e-30):.1f}x; relative to the chord's mean squared "
@@ -153,13 +152,13 @@ def reflow_sentences(table: pd.DataFrame, chord: float) -> tuple[list[str], dict
     numbers = {"straightness_1rf": s1, "straightness_2rf": s2,
                "straightness_2rf_std": float(per_seed[per_seed["model"] == TWO_RF]["straightness"].std())
                if n_seeds > 1 else None,
-               "straightness_difference": row(bend), "two_rf_is_straighter": bool(s2 < s1),
-               "few_step_differences": [{"error": e, "n_steps": int(n), **row(r)} for e, n, (_, r) in
+               "straightness_difference": difference_row(bend), "two_rf_is_straighter": bool(s2 < s1),
+               "few_step_differences": [{"error": e, "n_steps": int(n), **difference_row(r)} for e, n, (_, r) in
                                         zip(differences["error"], differences["n_steps"], differences.iterrows())]}
-    return sentences, numbers
+    return Findings(sentences, numbers)
 
 
-def solver_sentences(steps_table: pd.DataFrame, references: pd.DataFrame) -> tuple[list[str], dict[str, Any]]:
+def solver_sentences(steps_table: pd.DataFrame, references: pd.DataFrame) -> Findings:
     """What more steps and a second-order solver buy on one trained generator and one start noise
     (deterministic numbers, no seeds): discretisation error and closeness to the targets, the
     latter against `references` (`flow_probes.reference_endpoints`: regression and all zeros)."""
@@ -193,27 +192,17 @@ def solver_sentences(steps_table: pd.DataFrame, references: pd.DataFrame) -> tup
                "all_zeros_mse": float(zeros["mse"]), "worse_than_all_zeros": bool(euler.loc[last, "mse"] > zeros["mse"]),
                "regression_mse": float(regression["mse"]), "regression_cosine": float(regression["cosine"]),
                "worse_than_regression": bool(euler.loc[last, "mse"] > regression["mse"])}
-    return sentences, numbers
-
-
-@dataclass
-class TrajectoryFindings:
-    """What `analyse` found: the conclusions and the numbers to record."""
-
-    conclusions: list[str] = field(default_factory=list)
-    numbers: dict[str, Any] = field(default_factory=dict)
+    return Findings(sentences, numbers)
 
 
 def analyse(steps_table: pd.DataFrame, reflow_table: pd.DataFrame, sizes: Mapping[str, Mapping[str, float]],
-            references: pd.DataFrame, chord: float) -> TrajectoryFindings:
+            references: pd.DataFrame, chord: float) -> Findings:
     """Notebook 04's conclusions from its tables: steps and solvers (`flow_probes.steps_and_solvers`),
     1-RF against 2-RF (`reflow_runs`), cloud sizes (`cloud_sizes`), the reference endpoints
     (`flow_probes.reference_endpoints`) and 1-RF's mean squared chord length."""
-    solver_text, solver_numbers = solver_sentences(steps_table, references)
-    reflow_text, reflow_numbers = reflow_sentences(reflow_table, chord)
     t0, t1 = sizes["t0"], sizes["t1"]
     cloud_numbers = {"cloud_sizes": {k: dict(v) for k, v in sizes.items()},
                      "plane_spread_ratio": t1["plane_spread"] / t0["plane_spread"],
                      "spread_ratio": t1["spread"] / t0["spread"]}
-    return TrajectoryFindings([cloud_sentence(sizes), *solver_text, *reflow_text],
-                              {**cloud_numbers, **solver_numbers, **reflow_numbers, "chord_sq_length": chord})
+    return (Findings([cloud_sentence(sizes)], {**cloud_numbers, "chord_sq_length": chord})
+            + solver_sentences(steps_table, references) + reflow_sentences(reflow_table, chord))

@@ -13,11 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from rfkit.lab.integration import difference_rows
+from rfkit.lab.verdicts import Findings, chance_clause, difference_records, phrase
 from rfkit.stats import chance_exceedances, describe, interval, verdict
-
-WARMUP_DIFFERENCE_COLUMNS = ["variant", "metric", "baseline_mean", "treatment_mean", "delta", "ci_low", "ci_high",
-                             "n_seeds", "verdict"]
 
 
 def rf_seconds_in_warmup(epochs: pd.DataFrame, warmups: Mapping[str, int]) -> pd.DataFrame:
@@ -54,8 +51,8 @@ def warmup_cost(pairs: pd.DataFrame) -> dict[str, Any] | None:
         return None
     units = pairs.groupby(["seed", "epoch"])[["warmup_s", "mixed_s"]].mean()
     diff = interval(units["warmup_s"] - units["mixed_s"])
-    word = {"better": "warmup costlier", "worse": "warmup cheaper", "one seed": "one pair"}.get(
-        verdict(diff["ci_low"], diff["ci_high"]), "within noise")
+    word = phrase(verdict(diff["ci_low"], diff["ci_high"]), "warmup costlier", "warmup cheaper", "within noise",
+                  "one pair")
     two = diff["n_seeds"] >= 2
     return {"pairs": len(units), "warmup_s": float(units["warmup_s"].mean()), "mixed_s": float(units["mixed_s"].mean()),
             "delta": float(diff["delta"]), "ci_low": float(diff["ci_low"]) if two else None,
@@ -85,7 +82,7 @@ def warmup_difference_sentence(row: Mapping[str, Any] | pd.Series, baseline: str
 
 def warmup_conclusions(identity: Mapping[str, Any], shared_prefix: Mapping[str, Any], differences: pd.DataFrame,
                        baseline: str, runs: pd.DataFrame, cost: Mapping[str, Any] | None, chosen: str,
-                       patience: int) -> tuple[list[str], dict[str, Any]]:
+                       patience: int) -> Findings:
     """Notebook 02's conclusions and the record behind them.
 
     `identity`: ``max_gap_in_warmup``, ``min_gap_after_warmup``, ``best_epoch``, ``restored_epoch``
@@ -123,15 +120,14 @@ def warmup_conclusions(identity: Mapping[str, Any], shared_prefix: Mapping[str, 
         _cost_sentence(cost, baseline),
         *[warmup_difference_sentence(row, baseline, int(in_warmup[row["variant"]]), int(per_variant[row["variant"]]))
           for _, row in differences.iterrows()],
-        f"{n_beyond} of {n_compared} comparisons with {baseline} exceed the seed noise; with no real effect about "
-        f"{chance_exceedances(n_compared):.1f} would by chance.",
+        f"{n_beyond} of {n_compared} comparisons with {baseline} exceed the seed noise; {chance_clause(n_compared)}.",
         f"Chosen on validation: {chosen}.",
         f"{n_stopped} of {len(runs)} runs stopped before mixing (patience {patience}); "
         f"{n_best_in_warmup} of {len(runs)} selected a warmup epoch as best.",
     ]
-    record = {"baseline": baseline, "differences": difference_rows(differences, WARMUP_DIFFERENCE_COLUMNS),
+    record = {"baseline": baseline, "differences": difference_records(differences, ["variant", "metric"]),
               "n_beyond_noise": n_beyond, "n_comparisons": n_compared,
               "chance_exceedances": chance_exceedances(n_compared),
               "early_stopping": {"patience": patience, "n_stopped_before_mixing": n_stopped,
                                  "n_best_in_warmup": n_best_in_warmup}}
-    return conclusions, record
+    return Findings(conclusions, record)

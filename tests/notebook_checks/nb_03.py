@@ -78,7 +78,7 @@ def check(payload: dict[str, Any]) -> None:
     assert len(r["versus_best_train_ratio"]) == len(params["TRAIN_RATIOS"]) - 1
     # The conclusions say how many cell verdicts chance alone would produce.
     n_cells = len(r["versus_backbone"]["valid_ndcg@20"])
-    assert any(f"Of the {n_cells} cells" in s and f"about {0.05 * n_cells:.1f} would by chance" in s
+    assert any(f"Of the {n_cells} cells" in s and f"about {0.05 * n_cells:.1f} of {n_cells} would" in s
                for s in r["conclusions"])
     # Ratio 0 through the slider equals the backbone computed without the generator.
     slider, backbone = floats(r["slider_metrics"]), r["backbone_metrics"]

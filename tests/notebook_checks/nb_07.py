@@ -96,7 +96,7 @@ def check(payload: dict[str, Any]) -> None:
 
     # The sentences follow from the records, and the RF-vs-regression answer from the verdicts.
     sentences = r["conclusions"]
-    assert sentences == conclusions(r["cold_start"])
+    assert sentences == conclusions(r["cold_start"]).sentences
     assert sentences[0].startswith("Generator health at each run's best epoch") and "rf learned in" in sentences[0]
     for (setting, host), cell in frame.groupby(["setting", "host"]):
         verdicts = paired_differences(cell, "cold_recall@20", "regression", ["rf_1step", "rf", "rf_mean"],

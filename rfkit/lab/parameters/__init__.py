@@ -13,16 +13,16 @@ By job: `grid` (parameters, values, configs, budget), `measure` (one trained mod
 (runs and paired differences), `sentences` (the conclusions) and `plots`.
 """
 from .grid import (CHOOSE_ON, EXAMPLE, GRID, INFERENCE, JUDGE_ON, MEANING, PARAMETERS, QUICK_BATCH, QUICK_EPOCHS,
-                   ROW_FIELDS, SweepPlan, budget, check_grid, config_key, documented_default, followup_grid, kit_value,
+                   SweepPlan, budget, check_grid, config_key, documented_default, followup_grid, kit_value,
                    parameter_table, quick_grid, sweep_budget, sweep_plan)
 from .measure import MEASURED, contrast_rows, measure
 from .plots import panel, plot_effects, setting_summary
 from .sentences import followup_conclusions, listing, sweep_conclusions, value_label
-from .tables import difference_fields, effects_table, parameter_deltas, rescored_table, top_parameters
+from .tables import effects_table, parameter_deltas, rescored_table, top_parameters
 
 __all__ = ["CHOOSE_ON", "EXAMPLE", "GRID", "INFERENCE", "JUDGE_ON", "MEANING", "MEASURED", "PARAMETERS",
-           "QUICK_BATCH", "QUICK_EPOCHS", "ROW_FIELDS", "SweepPlan", "budget", "check_grid", "config_key",
-           "contrast_rows", "difference_fields", "documented_default", "effects_table", "followup_conclusions",
+           "QUICK_BATCH", "QUICK_EPOCHS", "SweepPlan", "budget", "check_grid", "config_key",
+           "contrast_rows", "documented_default", "effects_table", "followup_conclusions",
            "followup_grid", "kit_value", "listing", "measure", "panel", "parameter_deltas", "parameter_table",
            "plot_effects", "quick_grid", "rescored_table", "setting_summary", "sweep_budget", "sweep_conclusions",
            "sweep_plan", "top_parameters", "value_label"]

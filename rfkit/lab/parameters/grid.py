@@ -18,7 +18,6 @@ PARAMETERS = tuple(name for name, p in inspect.signature(RFEmbeddingGenerator.__
 INFERENCE = "inference_mix_ratio"  # re-scored on trained models, never trained for
 EXAMPLE = "example"                # the name of the kit's config in every table
 CHOOSE_ON, JUDGE_ON = "valid_ndcg@20", "test_ndcg@20"
-ROW_FIELDS = ("delta", "ci_low", "ci_high", "n_seeds", "verdict")
 
 # The values tried, each list holding the kit's value and the documented default, spanning the
 # spec's recommended range and a step beyond it on each side where that is cheap.

@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-from rfkit.stats import chance_exceedances, describe
+from rfkit.lab.verdicts import chance_clause
+from rfkit.stats import describe
 
 from .grid import EXAMPLE, INFERENCE, PARAMETERS, documented_default, kit_value
 
@@ -32,9 +33,8 @@ def sweep_conclusions(effects: pd.DataFrame, deltas: pd.DataFrame, config: Mappi
     sentences = [f"{len(moved)} of {len(PARAMETERS)} parameters moved test NDCG@20 beyond noise at some value tried"
                  + (f" ({effects_text})" if moved else "")
                  + f"; {len(still)} stayed within noise at every value tried ({listing(still)}).",
-                 f"That is {len(beyond)} beyond-noise verdict(s) out of {len(deltas)} paired comparisons; about "
-                 f"{chance_exceedances(len(deltas)):.1f} would exceed noise by chance alone at 95%, so a lone "
-                 "beyond-noise value is weak evidence."]
+                 f"That is {len(beyond)} beyond-noise verdict(s) out of {len(deltas)} paired comparisons; "
+                 f"{chance_clause(len(deltas))}, so a lone beyond-noise value is weak evidence."]
     defaults = []
     for _, row in deltas.iterrows():
         if row["value"] == documented_default(row["parameter"]) != kit_value(row["parameter"], config):

@@ -2,16 +2,15 @@
 the kit's value, and the knobs that moved the most."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
 from rfkit.experiments.runner import RunFailure
-from rfkit.lab.record import json_records
 from rfkit.stats import paired_differences
 
-from .grid import INFERENCE, JUDGE_ON, PARAMETERS, ROW_FIELDS, SweepPlan, documented_default
+from .grid import INFERENCE, JUDGE_ON, PARAMETERS, SweepPlan, documented_default
 from .measure import MEASURED
 
 
@@ -89,11 +88,6 @@ def parameter_deltas(effects: pd.DataFrame, metric: str = JUDGE_ON) -> pd.DataFr
         raise ValueError(f"no parameter has a successful kit value and another value with {metric!r}")
     deltas = pd.concat(tables, ignore_index=True)
     return deltas[["parameter", *[c for c in deltas.columns if c != "parameter"]]]
-
-
-def difference_fields(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The recorded part of one paired difference (delta, interval, seeds, verdict); NaN becomes None."""
-    return json_records(pd.DataFrame([{k: row[k] for k in ROW_FIELDS}]))[0]
 
 
 def top_parameters(deltas: pd.DataFrame, n: int, exclude: Sequence[str] = (INFERENCE,)) -> list[tuple[str, Any, float]]:
