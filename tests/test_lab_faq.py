@@ -36,9 +36,8 @@ def test_instability_statement_says_which_remedy_worked():
         instability_runs({faq.UNSTABLE: 3, faq.WITH_WARMUP: 3, faq.WITH_CLIPPING: 1, faq.LOWER_LR: 0}), 1.0, 5, 1.0)
     assert sentences[0].startswith("rf_lr = 1 without warmup diverged in 3 of 3 seeds")
     assert "the host loss is nan" in sentences[0] and "No epoch" not in sentences[0]
-    assert sentences[1] == ("Warmup of 5 epochs: 3 of 3 seeds diverged, so it did not help (the generator trains "
-                            "during warmup too; warmup only delays mixing its output in).")
-    assert sentences[2] == "Gradient clipping at 1: 1 of 3 seeds diverged, so it helped in part."
+    assert sentences[1].startswith("Warmup of 5 epochs: 3 of 3 seeds diverged") and "did not help" in sentences[1]
+    assert sentences[2].startswith("Gradient clipping at 1: 1 of 3 seeds diverged") and "in part" in sentences[2]
     assert sentences[3].startswith("The kit's rf_lr: 0 of 3 seeds diverged, so it kept every seed training")
     assert "the generator's learning rate is the cause (the trainer's message" in sentences[4]
     assert numbers["remedies"] == {faq.WITH_WARMUP: False, faq.WITH_CLIPPING: False, faq.LOWER_LR: True}

@@ -86,17 +86,15 @@ def test_sampling_conclusions_judge_more_steps_by_their_interval(gain, word):
     assert set(differences["setting"]) == {"euler 10", "euler 50", "heun 1", "heun 10", "heun 50"}
     assert differences.set_index(["metric", "setting"]).loc[("valid_ndcg@20", "euler 50"), "n_steps"] == 50
     sentences, flags = sampling_conclusions(differences, TIMING, ENDPOINTS, REFERENCES, "movielens")
-    assert sentences[0] == ("'More steps are slower' holds on movielens: generate() for all users and items takes "
-                            "euler 10.0 -> 250.0 ms, heun 20.0 -> 500.0 ms (1 -> 50 steps, best of the timed calls "
-                            "on this machine).")
+    assert sentences[0].startswith("'More steps are slower' holds on movielens") and flags["time_grows_with_steps"]
+    assert "euler 10.0 -> 250.0 ms, heun 20.0 -> 500.0 ms (1 -> 50 steps" in sentences[0]
     assert sentences[1].startswith(f"'More steps give better quality' {word} on movielens: euler 50 steps minus 1")
     assert "trained models, one per training seed" in sentences[1] and "+0.1100" in sentences[1]
     assert flags["generate_ms"]["euler"] == pytest.approx({"1": 10.0, "50": 250.0})
     assert flags["one_step_enough"] == (word != "holds")
     assert sentences[2].endswith(f"they {'do not beat' if word != 'holds' else 'beat'} 1 step beyond noise here.")
-    assert sentences[4] == ("Endpoints on movielens at euler 50 steps: cosine 0.910, MSE 0.25; the regression baseline "
-                            "fitted to the same inputs: cosine 0.950, MSE 0.2 (the flow is FARTHER in MSE, FARTHER in "
-                            "cosine); all zeros: MSE 1 (the flow is better).")
+    assert sentences[4].startswith("Endpoints on movielens at euler 50 steps: cosine 0.910, MSE 0.25")
+    assert "regression baseline fitted to the same inputs: cosine 0.950, MSE 0.2" in sentences[4]
     assert flags["endpoint_cosine_below_regression"]
 
 
@@ -141,5 +139,5 @@ def test_a_prior_that_moves_results_at_scale_zero_is_called_a_bug(grid):
     broken = grid.copy()
     broken.loc[broken.inference_prior & (broken.variant == REFERENCE), "cosine"] += 0.003
     sentences, flags = guidance_conclusions(guidance_differences(broken), prior_differences(broken), "synthetic_tiny")
-    assert sentences[-1] == "At user scale 0 the prior term is zero: adding it changes results by up to 0.003: a bug."
+    assert sentences[-1].endswith("by up to 0.003: a bug.")
     assert flags["prior_identity_at_zero"] == pytest.approx(0.003)

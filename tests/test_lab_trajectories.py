@@ -104,9 +104,8 @@ def test_solver_sentences_and_analyse():
     sentences, numbers = solver_sentences(steps, references)
     assert "Heun is more accurate than Euler" in sentences[0] and "monotone: True" in sentences[0]
     assert numbers["worse_than_all_zeros"] and not numbers["worse_than_regression"]
-    assert sentences[2] == ("Against the references, at 50 Euler steps: cosine 0.350, MSE 0.02; the regression "
-                            "baseline fitted to the same inputs: cosine 0.500, MSE 0.03 (the flow is closer in MSE, "
-                            "FARTHER in cosine); all zeros: MSE 0.01 (the flow is WORSE).")
+    assert sentences[2].startswith("Against the references, at 50 Euler steps: cosine 0.350, MSE 0.02")
+    assert "cosine 0.500, MSE 0.03" in sentences[2] and "all zeros: MSE 0.01" in sentences[2]
     assert numbers["discretisation_shrink"]["euler"] == pytest.approx(50)
     sizes = {k: {"spread": 1.0, "plane_spread": p, "plane_share": 0.1} for k, p in
              (("t0", 0.1), ("t1", 0.22), ("targets", 0.3))}

