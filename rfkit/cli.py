@@ -23,13 +23,7 @@ import yaml
 from rfkit import config
 from rfkit.data import Dataset, cold_start, load
 from rfkit.experiments.cold import evaluate_cold_methods
-from rfkit.experiments.compare import (
-    WITH_RF,
-    build_models,
-    compare_rf,
-    epoch_overhead,
-    reference_outcome,
-)
+from rfkit.experiments.compare import WITH_RF, build_models, compare_rf, epoch_overhead, reference_outcome
 from rfkit.experiments.run_cache import CACHE_VARIABLE
 from rfkit.generator import GeneratorHealth
 from rfkit.machine import describe_devices, resolve_device

@@ -33,7 +33,8 @@ def test_real_conclusions_say_better_worse_and_within_noise():
     table = runs({"head": neg(CONSISTENT), "mid": CONSISTENT, "tail": CONSISTENT, ALL: MIXED})
     deltas = bucket_differences(table, "backbone", "backbone + RF", "recall@20", by=["bucket"])
     sentences, flags = real_conclusions(deltas, "movielens", "recall@20")
-    assert sentences[0].startswith("movielens, test recall@20, RF minus backbone per bucket") and "3 seeds" in sentences[0]
+    assert sentences[0].startswith("movielens, test recall@20, RF minus backbone per bucket")
+    assert "3 seeds" in sentences[0]
     assert sentences[1].startswith("  head: -0.0110 [") and "(worse); backbone 0.2500, -4% relative" in sentences[1]
     assert sentences[5].startswith("  => on movielens, RF is better on mid, tail, worse on head, within noise on no "
                                    "bucket; test recall@20 RF minus backbone on tail items +0.0110 [")

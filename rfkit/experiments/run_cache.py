@@ -3,10 +3,10 @@ code) runs once across notebooks and report runs, and is read back from disk aft
 
 It is `joblib.Memory` on the folder named by the environment variable ``RFKIT_RUN_CACHE``
 (unset: no cache; the report command sets it, so notebooks and their worker processes share it).
-A key holds the code's version, a hash of every core source file (generator, models, data,
-training, metrics, config) and the torch version, so any change to the code that trains a model
-misses the old entries. Cached trainings are those of deterministic runs: the same key gives
-the same model and history on the CPU, so a hit changes no number, only the time it takes.
+A key holds the code's version, a hash of every source file that trains a model (`CODE`) and the
+torch version, so any change to that code misses the old entries. Cached trainings are those of
+deterministic runs: the same key gives the same model and history on the CPU, so a hit changes no
+number, only the time it takes.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from rfkit.machine import resolve_device
 
 CACHE_VARIABLE = "RFKIT_RUN_CACHE"
 PACKAGE = Path(__file__).resolve().parents[1]
-# What trains a model (the cached functions live in experiments/runner.py and cold.py); the lab, the notebooks and the publishing code cannot change a trained model.
+# The code that trains a model, the cached functions' modules included; the lab, the notebooks and
+# the publishing code cannot change a trained model.
 CODE = ("generator", "models", "data", "configs", "train.py", "metrics.py", "config.py", "machine.py",
         "experiments/runner.py", "experiments/cold.py")
 

@@ -292,7 +292,8 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     if "zero" in means:
         best = valid[list(MAPPERS)].idxmax()  # chosen on the validation half, not on the test numbers
         row = key[(key["baseline"] == "zero") & (key["method"] == best)].iloc[0]
-        adds = phrase(row["verdict"], "adds to", "hurts", "does not add beyond noise to", "is not judged (one seed) against")
+        adds = phrase(row["verdict"], "adds to", "hurts", "does not add beyond noise to",
+                      "is not judged (one seed) against")
         out.append(f"{where}: the mapper the cold validation half prefers ({best}) {adds} the content branch "
                    f"alone (zero cold ID row): {describe(row)}.")
     if "host_ceiling" in means:

@@ -5,8 +5,9 @@ Every experiment notebook starts with
     lab = start("01_integration", QUICK, SEED, OUTPUT_DIR, FIGURES_DIR, n_seeds=N_SEEDS, DATASET=DATASET)
     dataset = lab.dataset(DATASET)
 
-and ends with ``lab.finish(findings, key_findings, **numbers)`` (`rfkit.lab.verdicts.Findings`), which renders the conclusions as
-the notebook's last output ("What this notebook found"). QUICK runs use the tiny synthetic preset
+and ends with ``lab.finish(findings, key_findings, **numbers)`` (`rfkit.lab.verdicts.Findings`, or
+plain sentences), which renders the conclusions as the notebook's last output ("What this notebook
+found"). QUICK runs use the tiny synthetic preset
 and the quick budget of `rfkit.config.training_options` (seconds); full runs use the chosen dataset
 and the full budget. Several trainings run side by side with ``with lab.pool() as pool:``, each
 single-threaded, and the pool is shut down even when a cell fails.
