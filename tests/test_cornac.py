@@ -7,7 +7,6 @@ import cornac
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 import torch
 from cornac.eval_methods.base_method import ranking_eval
 

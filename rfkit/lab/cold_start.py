@@ -41,6 +41,9 @@ PALETTE = {"untrained": "tab:gray", "zero": "black", "rf_1step": "lightskyblue",
            "rf_mean": "navy", "regression": "tab:orange", "host_ceiling": "tab:green",
            "data_ceiling": "darkgreen", REFERENCE: "tab:pink", "random": "tab:red"}
 KEY = "cold_recall@20"
+# The columns of a paired difference that results.json keeps.
+RECORD_COLUMNS = ["setting", "host", "metric", "baseline", "method", "baseline_mean", "treatment_mean", "delta",
+                  "ci_low", "ci_high", "n_seeds", "detectable", "verdict"]
 
 
 @dataclass(frozen=True)
@@ -309,18 +312,14 @@ def _setting_sentences(frame: pd.DataFrame, diffs: pd.DataFrame, setting: str, h
     return out
 
 
-DIFFERENCE_COLUMNS = ["setting", "host", "metric", "baseline", "method", "baseline_mean", "treatment_mean", "delta",
-                      "ci_low", "ci_high", "n_seeds", "detectable", "verdict"]
-
-
 def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> Findings:
     """The sentences the cold-start grid supports, computed from its records: per setting and host
     the methods' means, mappers vs the host's own cold row (why the content branch is the multimodal
     host's baseline), RF vs regression (the honest answer when RF loses), the smallest difference
-    the study could detect (`sizing`), the mapper preferred on the
-    validation half vs the content branch (multimodal host), the two ceilings and the validation
-    half's choice among the deployable methods; then the informativeness trend, a count over the
-    grid and how many verdicts would exceed noise by chance. With the mappers' health columns, the
+    the study could detect (`sizing`), the mapper preferred on the validation half vs the content
+    branch (multimodal host), the two ceilings and the validation half's choice among the
+    deployable methods; then the informativeness trend, a count over the grid and how many
+    verdicts would exceed noise by chance. With the mappers' health columns, the
     first sentence says whether the flow and the regression mapper learned their warm items (1-step
     cosine against the ridge fit's). The numbers: the paired ``differences``, the
     ``informativeness_differences``, the ``sizing``, ``warm_identical`` and ``n_verdicts``."""
@@ -344,7 +343,7 @@ def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> Findings:
     n = len(diffs) + len(trend)
     out.append(f"These tables hold {n} paired verdicts: {chance_clause(n)}, so read a lone 'better' or 'worse' "
                "with care.")
-    return Findings(out, {"differences": diffs[DIFFERENCE_COLUMNS], "informativeness_differences": trend,
+    return Findings(out, {"differences": diffs[RECORD_COLUMNS], "informativeness_differences": trend,
                           "sizing": sizing(diffs), "warm_identical": warm_identical(frame), "n_verdicts": n})
 
 

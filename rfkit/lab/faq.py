@@ -16,8 +16,7 @@ import pandas as pd
 
 from rfkit.generator import make_generator
 from rfkit.lab.memory import CAP_ROWS, CAPPED_STEP
-from rfkit.lab.parameters import (EXAMPLE, INFERENCE, JUDGE_ON, budget, kit_value,
-                                  listing, value_label)
+from rfkit.lab.parameters import EXAMPLE, INFERENCE, JUDGE_ON, budget, kit_value, listing, value_label
 from rfkit.lab.record import json_records
 from rfkit.lab.verdicts import ROW_FIELDS, Findings, difference_row, phrase
 from rfkit.stats import describe, paired_differences

@@ -23,6 +23,8 @@ from rfkit.stats import chance_exceedances, describe, paired_differences
 
 HEADLINE = "test_ndcg@20"
 TEST_METRICS = ("test_recall@10", "test_recall@20", "test_ndcg@10", "test_ndcg@20")
+
+
 def config_chain_text(name: str) -> str:
     """The packaged YAML file `name` and every file it builds on (``base:``), base first, each
     under a comment line naming it: what `rfkit.config.load(name)` merges."""
