@@ -13,8 +13,8 @@ import torch
 
 from rfkit import cli
 from rfkit.data import SPLITS, Dataset, cold_half, cold_start, make_synthetic, warm_items, warm_view
-from rfkit.experiments.cold import (MAPPER_OF, build_host, cold_rows, evaluate_cold_methods, fit_mapper, fit_mappers,
-                                    host_embeddings, replace_rows)
+from rfkit.experiments.cold import (FIT_SEED_STRIDE, MAPPER_OF, build_host, cold_rows, evaluate_cold_methods, fit_mapper,
+                                    fit_mappers, host_embeddings, mean_health, replace_rows, train_host)
 from rfkit.generator import GENERATORS, RegressionEmbeddingGenerator, RFEmbeddingGenerator, make_generator
 from rfkit.metrics import cold_start_metrics, topk_metrics
 from rfkit.models import MultimodalGCN
@@ -219,6 +219,37 @@ def test_evaluate_cold_methods_on_the_multimodal_host(cold, synthetic):
     assert mapped["health_verdict"].isin(["learned", "not learned"]).all() and (mapped["rf_steps_taken"] == 20).all()
     assert mapped.groupby(mapped["method"].map(MAPPER_OF))["health_one_step_cosine"].nunique().eq(1).all()
     assert table.loc[~table["method"].isin(MAPPER_OF), "health_verdict"].isna().all()
+
+
+def test_mapper_fits_average_the_mappers_methods_over_refits_of_one_host(cold, synthetic):
+    options = dict(train_options=FAST, item_factors=synthetic.item_factors, generator_steps=20, samples=2)
+    one = evaluate_cold_methods(cold, "lightgcn", SMALL, seed=0, **options).set_index("method")
+    two = evaluate_cold_methods(cold, "lightgcn", SMALL, seed=0, mapper_fits=2, **options).set_index("method")
+    assert list(two.index) == list(one.index) and (two.loc[list(MAPPER_OF), "mapper_fits"] == 2).all()
+    # the second fit, by hand: same host, mappers and start noise seeded seed + FIT_SEED_STRIDE
+    parts = host_embeddings(train_host(cold, "lightgcn", SMALL, 0, FAST).model, cold)
+    rows = cold_rows(parts, cold, fit_mappers(parts, cold, SMALL, FIT_SEED_STRIDE, 20), FIT_SEED_STRIDE, 2)
+    for method in MAPPER_OF:
+        second = cold_start_metrics(parts.scores(replace_rows(parts.item_id, cold.cold_items, rows[method])),
+                                    cold, "test", (20,))["cold_recall@20"]
+        assert two.loc[method, "cold_recall@20"] == pytest.approx((one.loc[method, "cold_recall@20"] + second) / 2)
+    hosted = ["untrained", "host_ceiling", "random"]  # no mapper: the same in every fit
+    pd.testing.assert_frame_equal(two.loc[hosted, ["cold_recall@20", "valid_cold_recall@20"]],
+                                  one.loc[hosted, ["cold_recall@20", "valid_cold_recall@20"]])
+    for fits in (0, True, 1.0):
+        with pytest.raises(ValueError, match="mapper_fits must be a positive int"):
+            evaluate_cold_methods(cold, "lightgcn", SMALL, seed=0, mapper_fits=fits, **options)
+
+
+def test_mean_health_learns_only_when_every_fit_did():
+    learned = {"rows": 10, "one_step_cosine": 0.6, "ridge_cosine": 0.8, "verdict": "learned"}
+    failed = {"rows": 10, "one_step_cosine": 0.2, "ridge_cosine": 0.8, "verdict": "not learned"}
+    assert mean_health([learned, learned]) == {"rows": 10, "one_step_cosine": 0.6, "ridge_cosine": 0.8,
+                                               "verdict": "learned"}
+    both = mean_health([learned, failed])
+    assert both["verdict"] == "not learned" and both["one_step_cosine"] == pytest.approx(0.4) and both["rows"] == 10
+    with pytest.raises(ValueError, match="at least one fit"):
+        mean_health([])
 
 
 def test_multimodal_zero_rows_leave_the_modality_branch(cold):

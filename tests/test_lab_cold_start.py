@@ -55,6 +55,7 @@ def test_rf_versus_regression_sentence(shift, head):
     expected = next(v for k, v in verdict.items() if head.startswith(k))
     summary = next(s for s in sentences if s.startswith("Over the 2 setting x host cells"))
     assert summary.count(expected) == 3  # each RF variant, in both cells
+    assert ("could have detected" in summary) == head.startswith("RF does not")  # sized where within noise
 
 
 def test_sizing_is_the_detectable_difference_of_rf_mean_minus_regression():

@@ -112,6 +112,8 @@ def test_conclusions_name_the_data_and_count_chance(grid):
     guidance = [s for s in sentences if s.startswith("'Guidance helps")]
     assert len(guidance) == 2 and all("on synthetic data (synthetic_small)" in s for s in guidance)
     assert f"better: {BETTER}; worse: {WORSE}; 1 of 3 within noise" in guidance[0]
+    noisy = guidance_differences(grid).set_index(["metric", "variant"]).loc[("valid_ndcg@20", NOISY), "detectable"]
+    assert f"1 of 3 within noise (could have detected {noisy:.4f} or more)" in guidance[0]
     assert flags["guidance_better"]["test_ndcg@20"] == [BETTER] and flags["guidance_worse"]["valid_ndcg@20"] == [WORSE]
     assert flags["best_guidance_variant"] == BETTER
     assert "At user scale 0 the prior term is zero: adding it changes nothing, as it must." in sentences

@@ -116,6 +116,8 @@ def test_sweep_conclusions_say_what_moved(sweep):
     assert "3 of 14 parameters moved test NDCG@20 beyond noise" in text  # inference ratio 0: -0.02 every seed
     assert "hidden_dim 32: +0.0200" in text and "(better)" in text and "n_layers 1: -0.0300" in text
     assert "1 stayed within noise at every value tried (dropout)" in text
+    dropout = deltas.set_index("parameter").loc["dropout", "detectable"]
+    assert f"(dropout); at those values the sweep could have detected {dropout:.4f} or more." in text
     assert "learning_rate=0.01 (3 of 3 seeds)" in text and "host loss is nan" in text
     assert "3 beyond-noise verdict(s) out of 4" in text and "about 0.2 of 4" in text
     # the documented default of dropout (0.1) is the kit's value: no default sentence for it

@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from rfkit.lab.verdicts import Findings, chance_clause, chance_note, difference_records, difference_row, phrase
+from rfkit.lab.verdicts import (Findings, chance_clause, chance_note, detectable_clause, difference_records,
+                                difference_row, phrase)
 from rfkit.stats import detectable_effect, paired_differences
 
 
@@ -67,3 +68,14 @@ def test_difference_row_keeps_the_recorded_fields_and_drops_nan():
     row = difference_row(pd.Series({"delta": 0.1, "ci_low": float("nan"), "ci_high": float("nan"), "n_seeds": 1,
                                     "verdict": "one seed", "relative": 0.5}))
     assert row == {"delta": 0.1, "ci_low": None, "ci_high": None, "n_seeds": 1, "verdict": "one seed"}
+
+
+def test_detectable_clause_spans_the_within_noise_rows_only():
+    rows = table(["within noise", "better", "within noise", "within noise"]).assign(
+        detectable=[0.012, 0.001, 0.004, float("nan")])
+    assert detectable_clause(rows) == "could have detected 0.0040 to 0.0120 or more"  # not the 'better' row's
+    assert detectable_clause(rows.iloc[:2]) == "could have detected 0.0120 or more"
+    assert detectable_clause(rows.iloc[1:2]) == ""  # nothing within noise
+    assert detectable_clause(rows.iloc[3:]) == ""  # within noise, but no interval to size
+    with pytest.raises(ValueError, match="detectable"):
+        detectable_clause(table(["within noise"]))

@@ -45,7 +45,11 @@ PRESETS: dict[str, dict] = {
     "tiny": {},
     "small": {"n_users": 1000, "n_items": 600, "dim": 32, "interactions_per_user": 30.0,
               "feature_dim": 64},
-    "medium": {"n_users": 4000, "n_items": 2500, "dim": 64, "interactions_per_user": 40.0,
+    # 2,500 items, so that a cold-start split leaves hundreds of cold items per half. 16 planted
+    # dimensions: with 64, LightGCN stops within a few epochs having recovered little of them
+    # (planted factors mapped into its item space rank cold items at Recall@20 0.12, the factors
+    # themselves at 0.58), and every content mapper scores near chance.
+    "medium": {"n_users": 4000, "n_items": 2500, "dim": 16, "interactions_per_user": 40.0,
                "feature_dim": 128},
 }
 

@@ -204,33 +204,65 @@ def id_row_sizes(parts: HostEmbeddings, dataset: Dataset) -> dict[str, float]:
 
 # The methods whose rows a fitted mapper generates, and which mapper (its health goes with them).
 MAPPER_OF = {"rf_1step": "flow", "rf": "flow", "rf_mean": "flow", "regression": "regression"}
+FIT_SEED_STRIDE = 100  # mapper fit i of seed s is seeded s + 100 i, so the first fit is seeded s
+
+
+def mean_health(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The health of several fits of one mapper as one record: each number's mean (a number the fits
+    share, such as the row count, as it is), and the verdict "learned" only when every fit learned."""
+    if not records:
+        raise ValueError("records must hold the health of at least one fit")
+    values = {k: [r[k] for r in records] for k in records[0] if k != "verdict"}
+    numbers = {k: v[0] if len(set(v)) == 1 else float(np.mean(v)) for k, v in values.items()}
+    learned = all(r["verdict"] == "learned" for r in records)
+    return {**numbers, "verdict": "learned" if learned else "not learned"}
+
+
+def _metrics(score: torch.Tensor, dataset: Dataset, ks: Sequence[int]) -> dict[str, float]:
+    """The test cold/warm/all metrics and the same on the validation half prefixed ``valid_``."""
+    test = cold_start_metrics(score, dataset, "test", ks)
+    valid = cold_start_metrics(score, dataset, "valid", ks)
+    return {**test, **{f"valid_{k}": v for k, v in valid.items()}}
 
 
 def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any], seed: int = 0,
                           train_options: Mapping[str, Any] | None = None,
                           item_factors: np.ndarray | None = None, generator_steps: int = 1000,
                           samples: int = 8, ks: Sequence[int] = (20,), references: bool = False,
-                          user_factors: np.ndarray | None = None) -> pd.DataFrame:
+                          user_factors: np.ndarray | None = None, mapper_fits: int = 1) -> pd.DataFrame:
     """Train one host on a cold-start dataset and score every cold-item method on it.
 
     ``config`` holds the model keys and rf_* keys (as configs/multimodal.yaml); ``train_options``
     go to `rfkit.train.train` (epochs, lr, patience, ...; progress is off unless given).
     ``item_factors`` (the planted factors of synthetic data) adds the host's ceiling, and with
     ``user_factors`` (rows = the cold-start dataset's users) the data's ceiling; ``references`` the
-    Cornac VBPR content reference (``vbpr_content``). One row per method:
+    Cornac VBPR content reference (``vbpr_content``). ``mapper_fits`` fits both mappers that many
+    times on the one host (fit i seeded ``seed + FIT_SEED_STRIDE * i``, start noise included) and
+    reports each mapper method's metrics averaged over the fits: their initialisation, dropout and
+    noise then weigh less in a comparison between methods. One row per method:
     dataset, host, method, seed, the host's best epoch, the test ``cold_/warm_/all_`` Recall and
     NDCG@K and the same on the validation half prefixed ``valid_``; the rows of a mapper's methods
     also carry that mapper's health on the warm items (``health_*``, ``rf_steps_taken``).
     """
     if dataset.cold_items is None:
         raise ValueError(f"dataset {dataset.name!r} has no cold_items; make it with cold_start()")
+    if isinstance(mapper_fits, bool) or not isinstance(mapper_fits, int) or mapper_fits < 1:
+        raise ValueError(f"mapper_fits must be a positive int, got {mapper_fits!r}")
     result = cached_call(train_host, dataset, config.get("device", "cpu"), host, dict(config), seed,
                          {"progress": False, **(train_options or {})})
     parts = host_embeddings(result.model, dataset)
-    mappers = fit_mappers(parts, dataset, config, seed, generator_steps)
-    healths = mapper_health(parts, dataset, mappers)
-    scores = {method: parts.scores(replace_rows(parts.item_id, dataset.cold_items, values))
-              for method, values in cold_rows(parts, dataset, mappers, seed, samples, item_factors).items()}
+    fits, fit_healths = [], []  # per mapper fit: method -> metrics, and the mappers' health
+    for fit_seed in (seed + FIT_SEED_STRIDE * i for i in range(mapper_fits)):
+        mappers = fit_mappers(parts, dataset, config, fit_seed, generator_steps)
+        fit_healths.append(mapper_health(parts, dataset, mappers))
+        rows = cold_rows(parts, dataset, mappers, fit_seed, samples, item_factors)
+        fits.append({method: _metrics(parts.scores(replace_rows(parts.item_id, dataset.cold_items, values)), dataset, ks)
+                     for method, values in rows.items()})
+    # the host's own row and its ceiling are the same in every fit; the mappers' methods are averaged
+    metrics = {**fits[0], **{method: pd.DataFrame([fit[method] for fit in fits]).mean().to_dict()
+                             for method in MAPPER_OF}}
+    healths = {kind: mean_health([health[kind] for health in fit_healths]) for kind in ("flow", "regression")}
+    scores = {}
     if user_factors is not None and item_factors is not None:
         scores["data_ceiling"] = torch.from_numpy(np.asarray(user_factors, np.float32)
                                                   @ np.asarray(item_factors, np.float32).T)
@@ -239,18 +271,15 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     if references:
         from rfkit.experiments.references import vbpr_cold_scores  # needs Cornac
         scores["vbpr_content"] = vbpr_cold_scores(dataset, seed)
+    metrics.update({method: _metrics(score, dataset, ks) for method, score in scores.items()})
     host_numbers = {"best_epoch": result.best_epoch, **id_row_sizes(parts, dataset)}
     if parts.item_extra is not None:  # the untrained row, measured only to show it equals zero
-        untrained = parts.scores(parts.item_id)
-        host_numbers["untrained_minus_zero"] = (cold_start_metrics(untrained, dataset, "test", (20,))["cold_recall@20"]
-                                        - cold_start_metrics(scores["zero"], dataset, "test", (20,))["cold_recall@20"])
+        untrained = cold_start_metrics(parts.scores(parts.item_id), dataset, "test", (20,))["cold_recall@20"]
+        host_numbers["untrained_minus_zero"] = untrained - metrics["zero"]["cold_recall@20"]
     records = []
-    for method, score in scores.items():
-        test = cold_start_metrics(score, dataset, "test", ks)
-        valid = cold_start_metrics(score, dataset, "valid", ks)
+    for method, values in metrics.items():
         mapper = MAPPER_OF.get(method)
-        records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed,
-                        **host_numbers, **test,
-                        **{f"valid_{k}": v for k, v in valid.items()},
-                        **({} if mapper is None else health_columns(healths[mapper], generator_steps))})
+        records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed, **host_numbers,
+                        **values, **({} if mapper is None else {"mapper_fits": mapper_fits,
+                                                                **health_columns(healths[mapper], generator_steps)})})
     return pd.DataFrame.from_records(records)

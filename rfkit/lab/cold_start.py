@@ -24,7 +24,7 @@ from rfkit.data import Dataset, cold_start, make_synthetic
 from rfkit.experiments.cold import HOSTS, evaluate_cold_methods
 from rfkit.lab.health import health_sentence
 from rfkit.lab.plots import plot_method_points
-from rfkit.lab.verdicts import Findings, chance_clause, phrase
+from rfkit.lab.verdicts import Findings, chance_clause, detectable_clause, phrase
 from rfkit.metrics import cold_start_metrics
 from rfkit.stats import describe, interval, paired_differences
 
@@ -72,10 +72,11 @@ def synthetic_settings(preset: str, informativeness: Sequence[float], seed: int 
 
 
 def cold_job(setting: Setting, host: str, seed: int, cold_fraction: float, config: Mapping[str, Any],
-             train_options: Mapping[str, Any], generator_steps: int, samples: int = 8) -> list[dict[str, Any]]:
+             train_options: Mapping[str, Any], generator_steps: int, samples: int = 8,
+             mapper_fits: int = 1) -> list[dict[str, Any]]:
     """One (setting, host, seed) on one thread: the records of every method (test metrics of
     `METRICS`, the cold validation Recall@20, the host's best epoch and, for a mapper's methods,
-    the mapper's health)."""
+    the number of fits averaged and the mapper's health)."""
     torch.set_num_threads(1)
     dataset = cold_start(setting.dataset, cold_fraction, seed=seed)
     users = None
@@ -83,11 +84,11 @@ def cold_job(setting: Setting, host: str, seed: int, cold_fraction: float, confi
         train = setting.dataset.train
         users = setting.user_factors[np.unique(train.loc[~train["itemID"].isin(dataset.cold_items), "userID"])]
     table = evaluate_cold_methods(dataset, host, config, seed, train_options, setting.item_factors,
-                                  generator_steps, samples, ks=(20,), user_factors=users)
+                                  generator_steps, samples, ks=(20,), user_factors=users, mapper_fits=mapper_fits)
     return [{"dataset": setting.dataset.name, "informativeness": setting.informativeness,
              "setting": setting.label, **{k: row.get(k) for k in ("host", "method", "seed", *HOST_COLUMNS)},
              **{m: row[m] for m in METRICS}, "valid_cold_recall@20": row["valid_cold_recall@20"],
-             **{k: row[k] for k in HEALTH_COLUMNS}}
+             **{k: row[k] for k in MAPPER_COLUMNS}}
             for row in table.to_dict(orient="records")]
 
 
@@ -112,7 +113,7 @@ def with_reference(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
 
 
 HOST_COLUMNS = ("best_epoch", "cold_id_rms", "warm_id_rms", "untrained_minus_zero")
-HEALTH_COLUMNS = ("rf_steps_taken", "health_verdict", "health_one_step_cosine", "health_ridge_cosine",
+MAPPER_COLUMNS = ("mapper_fits", "rf_steps_taken", "health_verdict", "health_one_step_cosine", "health_ridge_cosine",
                   "health_noise_cosine", "health_sampled_cosine")
 
 
@@ -336,8 +337,11 @@ def conclusions(table: pd.DataFrame | Sequence[Mapping[str, Any]]) -> Findings:
                    f"{row['baseline_mean']:.4f} at s={row['low']:g} to {row['treatment_mean']:.4f} at "
                    f"s={row['high']:g}: {describe(row)}.")
     rf = diffs[(diffs["metric"] == KEY) & (diffs["baseline"] == "regression") & diffs["method"].isin(RF_METHODS)]
-    counts = [f"{m}: better in {(g['verdict'] == 'better').sum()}, worse in {(g['verdict'] == 'worse').sum()}, "
-              f"within noise in {(~g['beyond_noise']).sum()}" for m, g in rf.groupby("method", sort=False)]
+    counts = []
+    for m, g in rf.groupby("method", sort=False):
+        power = detectable_clause(g)
+        counts.append(f"{m}: better in {(g['verdict'] == 'better').sum()}, worse in {(g['verdict'] == 'worse').sum()}, "
+                      f"within noise in {(~g['beyond_noise']).sum()}" + (f" ({power})" if power else ""))
     out.append(f"Over the {len(cells)} setting x host cells, RF vs regression on cold Recall@20: "
                + "; ".join(counts) + ".")
     n = len(diffs) + len(trend)

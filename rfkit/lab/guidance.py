@@ -18,7 +18,7 @@ import torch
 
 from rfkit.data.dataset import Dataset
 from rfkit.lab.flow_probes import score_settings, versus_references
-from rfkit.lab.verdicts import Findings, chance_note
+from rfkit.lab.verdicts import Findings, chance_note, detectable_clause
 from rfkit.models import MultimodalGCN
 from rfkit.stats import describe, paired_differences
 
@@ -107,10 +107,13 @@ SPEC_STEPS = (5, 20)  # the spec's recommended range of sampling steps
 
 
 def _tally(rows: pd.DataFrame, name: str) -> str:
-    """"better: a, b; worse: none; 3 of 5 within noise" for the verdicts of `rows`."""
+    """"better: a, b; worse: none; 3 of 5 within noise (could have detected 0.0040 to 0.0120 or more)"
+    for the verdicts of `rows`."""
     listed = {v: ", ".join(map(str, rows.loc[rows["verdict"] == v, name])) or "none" for v in ("better", "worse")}
+    power = detectable_clause(rows)
     return (f"better: {listed['better']}; worse: {listed['worse']}; "
-            f"{int((rows['verdict'] == 'within noise').sum())} of {len(rows)} within noise")
+            f"{int((rows['verdict'] == 'within noise').sum())} of {len(rows)} within noise"
+            + (f" ({power})" if power else ""))
 
 
 def _zero_scale(prior: pd.DataFrame) -> pd.Series:

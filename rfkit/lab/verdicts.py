@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rfkit.lab.record import json_records
@@ -54,6 +55,21 @@ def chance_clause(n_verdicts: int, level: float = LEVEL) -> str:
     differed: "about 1.2 of 24 would exceed noise by chance alone (95% intervals)"."""
     return (f"about {chance_exceedances(n_verdicts, level):.1f} of {n_verdicts} would exceed noise by chance alone "
             f"({level:.0%} intervals)")
+
+
+def detectable_clause(table: pd.DataFrame, digits: int = 4) -> str:
+    """What the "within noise" rows of a `paired_differences` table could have detected, for a
+    sentence that counts them: "could have detected 0.0040 to 0.0120 or more"; "" when no such row
+    has an interval."""
+    _check(table, "table")
+    if "detectable" not in table.columns:
+        raise ValueError("table lacks column 'detectable': pass paired_differences output")
+    sizes = table.loc[table["verdict"] == "within noise", "detectable"].to_numpy(dtype=float)
+    sizes = sizes[np.isfinite(sizes)]
+    if sizes.size == 0:
+        return ""
+    low, high = f"{sizes.min():.{digits}f}", f"{sizes.max():.{digits}f}"
+    return f"could have detected {low if low == high else f'{low} to {high}'} or more"
 
 
 ROW_FIELDS = ("delta", "ci_low", "ci_high", "n_seeds", "verdict")  # what one recorded difference holds

@@ -48,6 +48,12 @@ def check(payload: dict[str, Any]) -> None:
             for _, seed_rows in cell.groupby("seed"):
                 assert set(seed_rows["method"]) == expected_methods(host, is_synthetic), (setting, host)
 
+    # A mapper's methods average SYNTHETIC_MAPPER_FITS fits on synthetic data and one fit on real data.
+    mapped = frame[frame["method"].isin(["rf_1step", "rf", "rf_mean", "regression"])]
+    fits = mapped["informativeness"].notna().map({True: p["SYNTHETIC_MAPPER_FITS"], False: 1})
+    assert (mapped["mapper_fits"] == fits).all()
+    assert frame.loc[~frame.index.isin(mapped.index), "mapper_fits"].isna().all()
+
     # Cold methods replace cold rows only: warm metrics agree across methods of one host and seed.
     hosted = frame[~frame["method"].isin(["random", "vbpr_content", "data_ceiling"])]
     assert same_rows(hosted, ["setting", "host", "seed"], ["warm_recall@20", "warm_ndcg@20"])

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from rfkit.lab.verdicts import chance_clause
+from rfkit.lab.verdicts import chance_clause, detectable_clause
 from rfkit.stats import describe
 
 from .grid import EXAMPLE, INFERENCE, PARAMETERS, documented_default, kit_value
@@ -30,9 +30,11 @@ def sweep_conclusions(effects: pd.DataFrame, deltas: pd.DataFrame, config: Mappi
     moved = [p for p in PARAMETERS if p in set(beyond["parameter"])]
     still = [p for p in PARAMETERS if p in set(deltas["parameter"]) and p not in moved]
     effects_text = "; ".join(f"{value_label(r['parameter'], r['value'])}: {describe(r)}" for _, r in beyond.iterrows())
+    power = detectable_clause(deltas[deltas["parameter"].isin(still)])
     sentences = [f"{len(moved)} of {len(PARAMETERS)} parameters moved test NDCG@20 beyond noise at some value tried"
                  + (f" ({effects_text})" if moved else "")
-                 + f"; {len(still)} stayed within noise at every value tried ({listing(still)}).",
+                 + f"; {len(still)} stayed within noise at every value tried ({listing(still)})"
+                 + (f"; at those values the sweep {power}." if power else "."),
                  f"That is {len(beyond)} beyond-noise verdict(s) out of {len(deltas)} paired comparisons; "
                  f"{chance_clause(len(deltas))}, so a lone beyond-noise value is weak evidence."]
     defaults = []
