@@ -13,8 +13,8 @@ import torch
 
 from rfkit import cli
 from rfkit.data import SPLITS, Dataset, cold_half, cold_start, make_synthetic, warm_items, warm_view
-from rfkit.experiments.cold import (FIT_SEED_STRIDE, MAPPER_OF, build_host, cold_rows, evaluate_cold_methods, fit_mapper,
-                                    fit_mappers, host_embeddings, mean_health, replace_rows, train_host)
+from rfkit.experiments.cold import (FIT_SEED_STRIDE, MAPPER_OF, build_host, cold_rows, evaluate_cold_methods,
+                                    fit_mapper, fit_mappers, host_embeddings, mean_health, replace_rows, train_host)
 from rfkit.generator import GENERATORS, RegressionEmbeddingGenerator, RFEmbeddingGenerator, make_generator
 from rfkit.metrics import cold_start_metrics, topk_metrics
 from rfkit.models import MultimodalGCN

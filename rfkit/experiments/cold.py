@@ -256,8 +256,9 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
         mappers = fit_mappers(parts, dataset, config, fit_seed, generator_steps)
         fit_healths.append(mapper_health(parts, dataset, mappers))
         rows = cold_rows(parts, dataset, mappers, fit_seed, samples, item_factors)
-        fits.append({method: _metrics(parts.scores(replace_rows(parts.item_id, dataset.cold_items, values)), dataset, ks)
-                     for method, values in rows.items()})
+        scored = {method: parts.scores(replace_rows(parts.item_id, dataset.cold_items, values))
+                  for method, values in rows.items()}
+        fits.append({method: _metrics(score, dataset, ks) for method, score in scored.items()})
     # the host's own row and its ceiling are the same in every fit; the mappers' methods are averaged
     metrics = {**fits[0], **{method: pd.DataFrame([fit[method] for fit in fits]).mean().to_dict()
                              for method in MAPPER_OF}}
@@ -274,8 +275,9 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     metrics.update({method: _metrics(score, dataset, ks) for method, score in scores.items()})
     host_numbers = {"best_epoch": result.best_epoch, **id_row_sizes(parts, dataset)}
     if parts.item_extra is not None:  # the untrained row, measured only to show it equals zero
-        untrained = cold_start_metrics(parts.scores(parts.item_id), dataset, "test", (20,))["cold_recall@20"]
-        host_numbers["untrained_minus_zero"] = untrained - metrics["zero"]["cold_recall@20"]
+        untrained, zero = (cold_start_metrics(score, dataset, "test", (20,))["cold_recall@20"]
+                           for score in (parts.scores(parts.item_id), scored["zero"]))
+        host_numbers["untrained_minus_zero"] = untrained - zero
     records = []
     for method, values in metrics.items():
         mapper = MAPPER_OF.get(method)
