@@ -263,7 +263,7 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     metrics = {**fits[0], **{method: pd.DataFrame([fit[method] for fit in fits]).mean().to_dict()
                              for method in MAPPER_OF}}
     healths = {kind: mean_health([health[kind] for health in fit_healths]) for kind in ("flow", "regression")}
-    scores = {}
+    scores = {}  # the methods without a host row
     if user_factors is not None and item_factors is not None:
         scores["data_ceiling"] = torch.from_numpy(np.asarray(user_factors, np.float32)
                                                   @ np.asarray(item_factors, np.float32).T)
