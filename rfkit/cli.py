@@ -128,6 +128,8 @@ def _require_cornac() -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.mapper_fits is not None and args.cold_start is None:
+        raise UserError("--mapper-fits needs --cold-start: only the cold-item methods fit mappers")
     if args.references:
         _require_cornac()
     with user_input("--config"):
@@ -188,12 +190,13 @@ def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
         dataset = cold_start(dataset, args.cold_start, seed)
     table = evaluate_cold_methods(dataset, "multimodal", config, seed,
                                   {"epochs": args.epochs, "progress": not args.no_progress},
-                                  ks=(10, 20), references=args.references)
+                                  ks=(10, 20), references=args.references, mapper_fits=args.mapper_fits or 1)
     print(table.drop(columns=["dataset", "host", "seed"]).set_index("method").round(4).to_string())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": config, "epochs": args.epochs, "seed": seed,
-                   "cold_start": args.cold_start, "methods": table.to_dict(orient="records")}
+                   "cold_start": args.cold_start, "mapper_fits": args.mapper_fits or 1,
+                   "methods": table.to_dict(orient="records")}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics: {args.json}")
     return 0
@@ -261,6 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--cold-start", type=float, metavar="FRACTION",
                           help="make this fraction of items cold and report cold/warm/all metrics "
                                "of the backbone and each generator variant")
+    training.add_argument("--mapper-fits", type=_positive_int, metavar="K",
+                          help="with --cold-start: fit each content mapper K times on the host and average "
+                               "its methods' metrics over the fits (default: 1)")
     training.add_argument("--references", action="store_true",
                           help="also train Cornac's MostPop, BPR, EASE and VBPR on the same split and seed "
                                "(with --cold-start: VBPR's content part on the cold items); needs rfkit[cornac]")

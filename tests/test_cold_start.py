@@ -328,7 +328,7 @@ def test_cli_cold_start(tmp_path, monkeypatch, capsys):
                       "rf_sampling_steps: 2\n")
     out = tmp_path / "cold.json"
     assert cli.main(["train", "--dataset", "synthetic", "--config", str(config), "--epochs", "2",
-                     "--cold-start", "0.4", "--json", str(out), "--no-progress"]) == 0
+                     "--cold-start", "0.4", "--mapper-fits", "2", "--json", str(out), "--no-progress"]) == 0
     table = capsys.readouterr().out
     for method in ("zero", "rf_1step", "rf_mean", "regression", "random"):
         assert re.search(rf"^{method}\s+\d+\s+0\.\d+", table, re.M), method
@@ -336,8 +336,12 @@ def test_cli_cold_start(tmp_path, monkeypatch, capsys):
     payload = json.loads(out.read_text())
     assert payload["cold_start"] == 0.4 and payload["dataset"] == "synthetic_tiny_cold0.4"
     assert {r["method"] for r in payload["methods"]} >= {"zero", "rf", "regression"}
+    assert payload["mapper_fits"] == 2
+    assert {r["mapper_fits"] for r in payload["methods"] if r["method"] in MAPPER_OF} == {2}
     for argv, message in ((["--cold-start", "1.5"], "item_fraction must be a number in (0, 1)"),
-                          (["--cold-start", "0.4", "--no-rf"], "exclude each other")):
+                          (["--cold-start", "0.4", "--no-rf"], "exclude each other"),
+                          (["--mapper-fits", "2"], "--mapper-fits needs --cold-start"),
+                          (["--cold-start", "0.4", "--mapper-fits", "0"], "--mapper-fits")):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(["train", "--dataset", "synthetic", "--epochs", "1", *argv])
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
