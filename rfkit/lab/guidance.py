@@ -135,7 +135,7 @@ def guidance_conclusions(differences: pd.DataFrame, prior: pd.DataFrame, data_na
                                                        if best is not None else f"guidance off ({REFERENCE})."))
     zero = _zero_scale(prior)
     sentences += [f"Adding the user prior at inference (synthetic data, {data_name}), {metric}: "
-                  f"{_tally(rows, 'variant')} (mean change {rows['delta'].mean():+.4f})."
+                  f"{_tally(rows, 'variant')}; mean change {rows['delta'].mean():+.4f}."
                   for metric, rows in prior[~zero].groupby("metric", sort=False)]
     identity = float(prior.loc[zero, ["delta", "ci_low", "ci_high"]].abs().max().max()) if zero.any() else 0.0
     sentences.append("At user scale 0 the prior term is zero: adding it " + (
