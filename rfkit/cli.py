@@ -188,14 +188,15 @@ def _train_cold(args: argparse.Namespace, config: dict[str, Any], seed: int,
             raise ValueError("--no-rf and --cold-start exclude each other: cold start compares "
                              "the backbone with every generator")
         dataset = cold_start(dataset, args.cold_start, seed)
+    mapper_fits = args.mapper_fits or 1  # None: the flag was not given
     table = evaluate_cold_methods(dataset, "multimodal", config, seed,
                                   {"epochs": args.epochs, "progress": not args.no_progress},
-                                  ks=(10, 20), references=args.references, mapper_fits=args.mapper_fits or 1)
+                                  ks=(10, 20), references=args.references, mapper_fits=mapper_fits)
     print(table.drop(columns=["dataset", "host", "seed"]).set_index("method").round(4).to_string())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {"dataset": dataset.name, "config": config, "epochs": args.epochs, "seed": seed,
-                   "cold_start": args.cold_start, "mapper_fits": args.mapper_fits or 1,
+                   "cold_start": args.cold_start, "mapper_fits": mapper_fits,
                    "methods": table.to_dict(orient="records")}
         args.json.write_text(json.dumps(payload, indent=2))
         print(f"metrics: {args.json}")
