@@ -37,6 +37,7 @@ docs: venv
 bench: venv
 	$(PY) benchmarks/bench_generator.py
 	$(PY) benchmarks/bench_overhead.py
+	$(PY) benchmarks/bench_stopping.py
 
 clean:
 	rm -rf $(VENV) reports data/processed docs/_build docs/lessons docs/_mathjax .cache

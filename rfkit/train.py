@@ -18,9 +18,9 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -164,7 +164,8 @@ def _check_arguments(epochs: int, batch_size: int, lr: float, patience: int, eva
 def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int = 2048,
           lr: float | None = None, patience: int = 10, seed: int = 0, progress: bool = True,
           eval_every: int = 1, ks: Sequence[int] = (10, 20),
-          stop_metric: str = "recall@20") -> TrainResult:
+          stop_metric: str = "recall@20",
+          on_evaluate: Callable[[nn.Module], Mapping[str, Any]] | None = None) -> TrainResult:
     """Train with BPR and Adam; validate every ``eval_every`` epochs with full ranking.
 
     ``lr`` defaults to the model's ``learning_rate`` attribute, else 1e-3. Early stopping: after
@@ -178,6 +179,9 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
     cold items do not exist for the model while it trains.
     Batches go to the model's device (that of its first parameter); sampling stays on the CPU,
     so every device sees the same batches (the generator's noise comes from that device's RNG).
+    ``on_evaluate(model)``, if given, runs after each evaluation; the numbers it returns join that
+    epoch's history row (e.g. the generator's health along training). It must not draw from
+    torch's random stream, or the run would no longer match one without it.
     """
     lr = getattr(model, "learning_rate", 1e-3) if lr is None else lr
     _check_arguments(epochs, batch_size, lr, patience, eval_every, ks, stop_metric)
@@ -239,6 +243,8 @@ def train(model: nn.Module, dataset: Dataset, epochs: int = 50, batch_size: int 
             row.update({f"valid_{k}": v for k, v in valid.items()})
             row.update({f"test_{k}": v for k, v in test.items()})
             row["eval_seconds"] = time.perf_counter() - start
+            if on_evaluate is not None:
+                row.update(on_evaluate(model))
             if best is None or valid[stop_metric] > best.valid[stop_metric]:
                 best, best_state, stale = Best(epoch, valid, test), copy.deepcopy(model.state_dict()), 0
             else:

@@ -260,9 +260,10 @@ def test_recommended_config_is_multimodal_plus_a_learning_rate_and_the_knobs(tin
     knobs = {k: v for k, v in recommended.items() if k not in multimodal}
     changed = {k for k in multimodal if recommended[k] != multimodal[k]}
     assert changed == {"rf_lr"} and recommended["rf_lr"] > multimodal["rf_lr"]  # the spec's 1e-4 learns nothing
-    assert set(knobs) == {"rf_step_every", "rf_refresh_every", "rf_train_sampling_steps", "rf_max_train_rows",
-                          "rf_max_contrast_rows", "rf_bf16"}
+    assert set(knobs) == {"rf_step_every", "rf_warmup_steps_per_update", "rf_refresh_every", "rf_train_sampling_steps",
+                          "rf_max_train_rows", "rf_max_contrast_rows", "rf_bf16"}
     model = MultimodalGCN(recommended, tiny)
+    assert model.rf_warmup_steps_per_update == knobs["rf_warmup_steps_per_update"] > model.rf_steps_per_update
     assert model.rf_cache.refresh_every == knobs["rf_refresh_every"] and model.rf_step_due.k == knobs["rf_step_every"]
     assert model.rf_cache.n_steps == knobs["rf_train_sampling_steps"] < model.rf_generator.sampling_steps
 

@@ -78,6 +78,20 @@ def test_host_records_health_and_counts_steps_per_update(tiny):
     assert h.rows == tiny.n_users + tiny.n_items and h.verdict in ("learned", "not learned")
     with pytest.raises(ValueError, match="rf_steps_per_update"):
         MultimodalGCN({**SMALL, "rf_steps_per_update": 0}, tiny)
+
+
+def test_the_warmup_takes_its_own_steps_per_update(tiny):
+    # While nothing is mixed in, the generator fits with rf_warmup_steps_per_update steps per update.
+    model = MultimodalGCN({**SMALL, "rf_warmup_epochs": 1, "rf_warmup_steps_per_update": 4}, tiny)
+    model.rf_generator.set_epoch(0)
+    model(train=True)
+    assert model.rf_steps_taken == 4
+    model.rf_generator.set_epoch(1)  # warmup over: one step per update (rf_steps_per_update's default)
+    model(train=True)
+    assert model.rf_steps_taken == 5
+    assert MultimodalGCN(SMALL, tiny).rf_warmup_steps_per_update == 1  # default: as after the warmup
+    with pytest.raises(ValueError, match="rf_warmup_steps_per_update"):
+        MultimodalGCN({**SMALL, "rf_warmup_steps_per_update": 0}, tiny)
     with pytest.raises(ValueError, match="use_rf=True"):
         MultimodalGCN({**SMALL, "use_rf": False}, tiny).generator_health()
 
@@ -211,3 +225,21 @@ def test_health_table_counts_and_averages_per_generator():
     assert "RF learned in 1 of 2 runs" in health_sentence(runs) and "placebo learned in 0 of 1" in health_sentence(runs)
     with pytest.raises(ValueError, match="no generator health"):
         health_table(runs[["variant", "seed"]])
+
+
+def test_a_model_that_never_mixed_is_left_out_of_the_generator_verdicts():
+    import pandas as pd
+
+    from rfkit.lab.health import mixed_runs, never_mixed_sentence
+
+    runs = pd.DataFrame([
+        {"variant": "backbone", "seed": 0, "generator": None, "mixed_at_best": False},
+        {"variant": "RF", "seed": 0, "generator": "flow", "mixed_at_best": True},
+        {"variant": "RF", "seed": 1, "generator": "flow", "mixed_at_best": False},
+        {"variant": "placebo", "seed": 1, "generator": "noise", "mixed_at_best": True}])
+    kept, never = mixed_runs(runs)
+    assert list(kept.index) == [0, 1, 3] and list(never.index) == [2]
+    assert never_mixed_sentence(never).startswith("1 generator run(s) never mixed") and "RF seed 1" in never_mixed_sentence(never)
+    assert never_mixed_sentence(runs.iloc[:0]) == ""
+    with pytest.raises(ValueError, match="mixed_at_best"):
+        mixed_runs(runs.drop(columns="mixed_at_best"))

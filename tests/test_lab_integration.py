@@ -4,7 +4,8 @@ import pytest
 
 from rfkit.config import load
 from rfkit.lab.integration import (TEST_METRICS, config_chain_text, integration_conclusions, knob_sentences,
-                                   knob_table, paired_by_metric, rf_verdict_sentence)
+                                   knob_table, paired_by_metric, rf_verdict_sentence, within_model,
+                                   within_model_sentence)
 
 BACKBONE = [0.150, 0.160, 0.155]
 WARMUP = {"epochs": 2, "prefix_max_diff": 0.0, "after_max_diff": 0.03}
@@ -139,3 +140,18 @@ def test_knob_table_pairs_each_variant_with_the_literal_one():
     assert sentences[-1].endswith("keeps the literal accuracy: cheap (1.30 s/epoch, +30%).")
     with pytest.raises(ValueError, match="literal 'spec-literal' must be both trained"):
         knob_table(runs[runs["variant"] != "spec-literal"], timings)
+
+
+def test_within_model_pairs_each_generator_with_itself_at_ratio_0():
+    rows = []
+    for seed, base in enumerate(BACKBONE):
+        rows.append({"variant": "backbone", "seed": seed, "generator": None, **{m: base for m in TEST_METRICS}})
+        rows.append({"variant": "RF", "seed": seed, "generator": "flow", **{m: base - 0.01 for m in TEST_METRICS},
+                     **{f"unmixed_{m}": base - 0.014 - 0.0005 * seed for m in TEST_METRICS}})
+    within = within_model(pd.DataFrame(rows), TEST_METRICS).set_index("metric")
+    assert set(within["variant"]) == {"RF"} and len(within) == len(TEST_METRICS)
+    assert within.loc["test_ndcg@20", "delta"] == pytest.approx(0.0045)  # mean of 0.004, 0.0045, 0.005
+    assert within.loc["test_ndcg@20", "verdict"] == "better"
+    assert "RF +0.0045" in within_model_sentence(within.reset_index())
+    with pytest.raises(ValueError, match="unmixed"):
+        within_model(pd.DataFrame(rows).drop(columns="unmixed_test_ndcg@20"), TEST_METRICS)

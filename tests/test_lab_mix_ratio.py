@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from rfkit.lab.mix_ratio import (INFERENCE, METRICS, TRAIN, analyse, compare_cells, grid, row_choices,
-                                 versus_backbone)
+                                 versus_backbone, versus_controls)
 from rfkit.stats import paired_differences
 
 TRAIN_RATIOS, INFERENCE_RATIOS, SEEDS = (0.1, 0.5), (0.0, 0.1, 0.5), (0, 1, 2)
@@ -144,3 +144,15 @@ def test_plot_ratio_curve_draws_both_splits_and_their_backbone_lines():
     with pytest.raises(ValueError, match="lacks column"):
         plot_ratio_curve(curve, ax, "recall@20")
     plt.close(fig)
+
+
+def test_the_controls_are_compared_where_the_generators_are_mixed_in():
+    # Validation prefers ratio 0 here (every mixed cell is worse), so the overall choice scores
+    # without any generator; the controls must be judged at the best cell that mixes RF in.
+    sweep = make_sweep({(0.1, 0.1): [-0.001, -0.002, -0.001], (0.1, 0.5): [-0.01] * 3,
+                        (0.5, 0.1): [-0.02] * 3, (0.5, 0.5): [-0.03] * 3})
+    findings = analyse(sweep)
+    assert findings.choice[1] == 0.0 and findings.mixed_choice == (0.1, 0.1)
+    assert findings.numbers["mixed_cell"] == {"train_ratio": 0.1, "inference_ratio": 0.1}
+    with pytest.raises(ValueError, match="inference ratio > 0"):
+        versus_controls(sweep, sweep.assign(rf_generator="noise"), findings.choice)

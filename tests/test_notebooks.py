@@ -17,6 +17,7 @@ import papermill
 import pytest
 from PIL import Image
 
+from notebook_checks.common import runs_carry_health
 from rfkit.lab.setup import findings_markdown
 from rfkit.publish.report import execute
 
@@ -24,6 +25,10 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOK_CHECKS = Path(__file__).resolve().parent / "notebook_checks"
 sys.path.insert(0, str(NOTEBOOK_CHECKS.parent))
 QUICK_LIMIT_S = 60.0
+# The run records of each notebook that trains models (results paths, "a.b" for nested keys): each
+# names its generator and, with one, its health (`notebook_checks.common.runs_carry_health`).
+RUN_RECORDS = {"01": ["runs", "knob_runs"], "03": ["sweep_rows", "control_rows"], "07": ["cold_start"],
+               "08": ["parameter_effects", "real.effects"]}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOCATIONS = {"OUTPUT_DIR", "FIGURES_DIR"}  # where outputs go, checked by where they are found
 
@@ -94,4 +99,9 @@ def test_quick_run(path: Path, tmp_path: Path) -> None:
     assert 1 <= len(key_findings) <= 2 and set(key_findings) <= set(conclusions)
     assert all(any(ch.isdigit() for ch in finding) for finding in key_findings)
 
+    for path_in_results in RUN_RECORDS.get(path.stem[:2], []):
+        rows = payload["results"]
+        for key in path_in_results.split("."):
+            rows = rows[key]
+        runs_carry_health(rows)
     check(payload)

@@ -44,3 +44,30 @@ def test_config_seed_jobs_rejects_empty_input():
         config_seed_jobs({}, [0])
     with pytest.raises(ValueError, match="seeds"):
         config_seed_jobs({"a": CONFIG}, [])
+
+
+def test_config_seed_jobs_refuses_identical_variants():
+    # 08 once compared "2 ODE steps in training" with a config that already set 2: every
+    # difference was exactly 0. Two names for one config compare nothing.
+    with pytest.raises(ValueError, match="'a' and 'b' are identical"):
+        config_seed_jobs({"a": CONFIG, "b": dict(CONFIG)}, [0])
+    assert len(config_seed_jobs({"a": CONFIG, "b": {**CONFIG, "n_layers": 2}}, [0])) == 2
+
+
+RF = {**CONFIG, "use_rf": True, "rf_hidden_dim": 16, "rf_warmup_epochs": 1}
+
+
+def test_run_records_name_the_generator_its_health_and_whether_it_mixed(tiny):
+    backbone = train_one(CONFIG, 0, tiny, OPTIONS)
+    assert backbone["generator"] is None and backbone["mixed_at_best"] is False
+    for kind in ("flow", "regression", "noise"):
+        row = train_one({**RF, "rf_generator": kind}, 0, tiny, {**OPTIONS, "epochs": 3, "patience": 3})
+        assert row["generator"] == kind
+        assert row["health_verdict"] in ("learned", "not learned")
+        assert row["mixed_at_best"] == (row["best_epoch"] >= 1)
+
+
+def test_a_best_epoch_inside_the_warmup_is_a_model_that_never_mixed(tiny):
+    # patience 1 over 3 epochs with a 3-epoch warmup: every epoch, the best included, is in warmup
+    row = train_one({**RF, "rf_warmup_epochs": 3}, 0, tiny, {**OPTIONS, "epochs": 3, "patience": 3})
+    assert row["best_epoch"] < 3 and row["mixed_at_best"] is False

@@ -175,3 +175,20 @@ def test_training_on_device_agrees_with_cpu(tiny, device):
     assert with_rf.history["rf_loss"].notna().all()
     assert with_rf.model.score_all().device.type == torch.device(device).type
     assert with_rf.test_at_best["recall@20"] > 0
+
+
+def test_a_never_mixing_generator_stays_off_the_hosts_random_stream(tiny):
+    # The generator draws its noise, times and rows from torch's stream; the host samples with
+    # numpy. So a host beside a generator that never mixes in training (rf_mix_ratio 0, as
+    # GenMMRec's current integration) trains exactly as the backbone: scored at inference ratio 0
+    # it is the backbone, epoch for epoch; scored with RF mixed in, only its scores move.
+    never_mixing = {**RF, "rf_mix_ratio": 0.0, "rf_warmup_epochs": 1}
+    options = {**FAST, "epochs": 4, "patience": 4, "seed": 3}
+    backbone = train(MultimodalGCN({"seed": 3}, tiny), tiny, **options)
+    unmixed = train(MultimodalGCN({**never_mixing, "rf_inference_mix_ratio": 0.0, "seed": 3}, tiny), tiny, **options)
+    mixed = train(MultimodalGCN({**never_mixing, "rf_inference_mix_ratio": 0.05, "seed": 3}, tiny), tiny, **options)
+    compared = [c for c in backbone.history.columns if c.startswith(("bpr_", "valid_", "test_"))]
+    assert unmixed.history[compared].equals(backbone.history[compared])
+    assert mixed.history["bpr_loss"].equals(backbone.history["bpr_loss"])
+    assert not mixed.history["valid_ndcg@20"].iloc[1:].equals(backbone.history["valid_ndcg@20"].iloc[1:])
+    assert mixed.model.rf_steps_taken > 0

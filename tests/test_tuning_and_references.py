@@ -13,6 +13,10 @@ def test_tune_host_picks_the_best_validation_score(tiny):
     best = table.loc[table[CHOICE_METRIC].idxmax()]
     assert best["chosen"] and chosen == {"n_layers": best["n_layers"]}
     assert isinstance(chosen["n_layers"], int)  # a plain value, ready for a config
+    # The backbone ignores the generator's keys, so every lesson's tuning is the same set of trainings.
+    with_rf_keys = {**config, "use_rf": True, "rf_mix_ratio": 0.3, "rf_warmup_epochs": 1}
+    again, table_again = tune_host(with_rf_keys, {"n_layers": [1, 2]}, [0], tiny, epochs=2, batch_size=512)
+    assert again == chosen and table_again.drop(columns="train_seconds").equals(table.drop(columns="train_seconds"))
 
 
 def table(chosen_layers: int) -> pd.DataFrame:

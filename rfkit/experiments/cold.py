@@ -282,6 +282,6 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     for method, values in metrics.items():
         mapper = MAPPER_OF.get(method)
         records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed, **host_numbers,
-                        **values, **({} if mapper is None else {"mapper_fits": mapper_fits,
-                                                                **health_columns(healths[mapper], generator_steps)})})
+                        **values, **({"generator": None} if mapper is None else {"mapper_fits": mapper_fits,
+                                                                **health_columns(healths[mapper], generator_steps, mapper)})})
     return pd.DataFrame.from_records(records)

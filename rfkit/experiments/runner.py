@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from rfkit.data.dataset import Dataset
 from rfkit.experiments.run_cache import cached_call
+from rfkit.generator.factory import GENERATOR_KEY, GENERATORS
 from rfkit.models import MultimodalGCN
 from rfkit.train import TrainingDiverged, TrainResult, train
 
@@ -52,20 +53,38 @@ def run_summary(model: MultimodalGCN, result: TrainResult, dataset: Dataset | No
 
 
 HEALTH_PREFIX = "health_"
+# The columns a notebook keeps in every run record it saves, so a reader (and a test) can count the
+# learned generators: which generator, whether its model mixed it in, and its health.
+HEALTH_RECORD = ("generator", "mixed_at_best", "rf_steps_taken", HEALTH_PREFIX + "verdict",
+                 HEALTH_PREFIX + "one_step_cosine", HEALTH_PREFIX + "ridge_cosine")
+
+
+def with_health(columns: Sequence[str], runs_columns: Iterable[str]) -> list[str]:
+    """`columns` and the `HEALTH_RECORD` columns among `runs_columns` (a backbone-only table has
+    ``generator`` and ``mixed_at_best`` alone)."""
+    present = set(runs_columns)
+    return [*columns, *(c for c in HEALTH_RECORD if c in present and c not in columns)]
 
 
 def generator_columns(model: MultimodalGCN) -> dict[str, Any]:
-    """``rf_steps_taken`` and the generator's health (`MultimodalGCN.generator_health`, each field
-    prefixed ``health_``) of a model with a generator, as trained (after `train`: its best
-    validated state); empty for the backbone."""
+    """The ``generator`` kind, whether the model's scores mix it in (``mixed_at_best``: after
+    `train`, the model is at its best validated epoch; one inside the warmup never mixed),
+    ``rf_steps_taken`` and the generator's health (`MultimodalGCN.generator_health`, each field
+    prefixed ``health_``); for the backbone ``generator`` None and ``mixed_at_best`` False."""
     if not hasattr(model, "rf_generator"):
-        return {}
-    return health_columns(model.generator_health().record(), model.rf_steps_taken)
+        return {"generator": None, "mixed_at_best": False}
+    return {**health_columns(model.generator_health().record(), model.rf_steps_taken,
+                             model.config.get(GENERATOR_KEY, "flow")),
+            "mixed_at_best": not model.rf_generator.in_warmup()}
 
 
-def health_columns(record: Mapping[str, Any], rf_steps_taken: int) -> dict[str, Any]:
-    """A `GeneratorHealth.record` as run columns: ``rf_steps_taken`` and each field prefixed ``health_``."""
-    return {"rf_steps_taken": rf_steps_taken, **{HEALTH_PREFIX + k: v for k, v in record.items()}}
+def health_columns(record: Mapping[str, Any], rf_steps_taken: int, generator: str) -> dict[str, Any]:
+    """A `GeneratorHealth.record` as run columns: the ``generator`` kind ("flow", "regression" or
+    "noise"), ``rf_steps_taken`` and each field prefixed ``health_``."""
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {sorted(GENERATORS)}, got {generator!r}")
+    return {"generator": generator, "rf_steps_taken": rf_steps_taken,
+            **{HEALTH_PREFIX + k: v for k, v in record.items()}}
 
 
 def train_one(config: Mapping[str, Any], seed: int, dataset: Dataset, train_options: Mapping[str, Any],
@@ -125,6 +144,12 @@ def config_seed_jobs(configs: Mapping[str, Mapping[str, Any]], seeds: Sequence[i
         raise ValueError("configs must be a non-empty mapping of name -> config")
     if len(seeds) == 0:
         raise ValueError("seeds must name at least one seed")
+    names = list(configs)
+    for i, name in enumerate(names):
+        twin = next((other for other in names[:i] if dict(configs[other]) == dict(configs[name])), None)
+        if twin is not None:  # a comparison between them would measure nothing but noise
+            raise ValueError(f"configs {twin!r} and {name!r} are identical; a variant must differ from the "
+                             f"others (e.g. set the compared key explicitly in both)")
     return [(name, config, seed) for name, config in configs.items() for seed in seeds]
 
 

@@ -13,9 +13,11 @@ SPEC_ALIASES = {
 
 # Keys of the host's integration, not of the generator's constructor: how often the host updates
 # RF (``rf_step_every``, with `Every`) and with how many optimizer steps on that batch's detached
-# targets and conditions (``rf_steps_per_update``), and when and with how many ODE steps it regenerates in
+# targets and conditions (``rf_steps_per_update``; ``rf_warmup_steps_per_update`` while nothing is mixed
+# in yet), and when and with how many ODE steps it regenerates in
 # training (``rf_refresh_every``, ``rf_train_sampling_steps``, read by `GenerationCache.from_config`).
-INTEGRATION_KEYS = ("rf_step_every", "rf_steps_per_update", "rf_refresh_every", "rf_train_sampling_steps")
+INTEGRATION_KEYS = ("rf_step_every", "rf_steps_per_update", "rf_warmup_steps_per_update", "rf_refresh_every",
+                    "rf_train_sampling_steps")
 
 
 def config_keys(arguments: Iterable[str]) -> dict[str, str]:

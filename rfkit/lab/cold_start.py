@@ -113,7 +113,7 @@ def with_reference(table: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame
 
 
 HOST_COLUMNS = ("best_epoch", "cold_id_rms", "warm_id_rms", "untrained_minus_zero")
-MAPPER_COLUMNS = ("mapper_fits", "rf_steps_taken", "health_verdict", "health_one_step_cosine",
+MAPPER_COLUMNS = ("mapper_fits", "generator", "rf_steps_taken", "health_verdict", "health_one_step_cosine",
                   "health_ridge_cosine", "health_noise_cosine", "health_sampled_cosine")
 
 

@@ -42,3 +42,23 @@ def health_sentence(runs: pd.DataFrame, by: str | Sequence[str] = "variant") -> 
              for name, row in health_table(runs, by).iterrows()]
     return ("Generator health at each run's best epoch ('learned': the 1-step cosine reaches half the "
             "ridge fit's): " + "; ".join(parts) + ".")
+
+
+def mixed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`runs` split into the rows a verdict about a generator may use and the generator runs that
+    never mixed it in (``mixed_at_best`` False: the best validated epoch lay inside the warmup, so
+    the model scores as its backbone). Runs without a generator are kept."""
+    if "mixed_at_best" not in runs.columns or "generator" not in runs.columns:
+        raise ValueError("runs need the columns 'generator' and 'mixed_at_best' (rfkit.experiments.runner.generator_columns)")
+    never = runs["generator"].notna() & ~runs["mixed_at_best"].fillna(False).astype(bool)
+    return runs[~never], runs[never]
+
+
+def never_mixed_sentence(never: pd.DataFrame, by: str | Sequence[str] = "variant") -> str:
+    """"" when every generator run mixed; else which runs never did and that the verdicts leave them out."""
+    if never.empty:
+        return ""
+    by = [by] if isinstance(by, str) else list(by)
+    names = [f"{', '.join(map(str, key[:-1]))} seed {key[-1]}" for key in never[[*by, "seed"]].itertuples(index=False)]
+    return (f"{len(never)} generator run(s) never mixed their generator in (best validated epoch inside the warmup, "
+            f"so they score as their backbone): {'; '.join(names)}. The verdicts about the generators leave them out.")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from rfkit.data.dataset import Dataset
 from rfkit.experiments.runner import RunFailure, records, run_summary, succeeded, train_many
+from rfkit.metrics import split_metrics
 from rfkit.models import MultimodalGCN
 from rfkit.stats import mean_and_spread
 from rfkit.train import TrainResult
@@ -32,12 +33,14 @@ class Histories:
 
 
 def history_measure(model: MultimodalGCN, result: TrainResult, dataset: Dataset) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """A `rfkit.experiments.runner` measure: the whole history, and the run's summary with its warmup and
-    whether the best epoch's scores were RF-mixed."""
+    """A `rfkit.experiments.runner` measure: the whole history, and the run's summary with its warmup
+    and, with a generator, the same model's ``unmixed_valid_*`` / ``unmixed_test_*`` metrics scored at
+    inference ratio 0."""
     rf = getattr(model, "rf_generator", None)
-    summary = {"warmup_epochs": None if rf is None else rf.warmup_epochs,
-               "mixed_at_best": rf is not None and not rf.in_warmup(result.best_epoch),
-               **run_summary(model, result)}
+    summary = {"warmup_epochs": None if rf is None else rf.warmup_epochs, **run_summary(model, result)}
+    if rf is not None:  # the same trained model scored without its generator: a difference free of the stop
+        unmixed = split_metrics(model.score_all(inference_mix_ratio=0.0), dataset)
+        summary.update({f"unmixed_{k}": v for k, v in unmixed.items()})
     return result.history, summary
 
 

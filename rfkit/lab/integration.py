@@ -51,6 +51,32 @@ def paired_by_metric(runs: pd.DataFrame, metrics: Sequence[str], baseline: str,
     return paired_differences(long, "value", baseline, by=["metric"], variant=variant)
 
 
+def within_model(runs: pd.DataFrame, metrics: Sequence[str], variant: str = "variant") -> pd.DataFrame:
+    """Each generator variant as scored minus the same trained models scored at inference ratio 0
+    (their ``unmixed_<metric>`` columns), paired by seed: a difference that no early stop can move,
+    since both sides are one model at one epoch. One row per (metric, variant), as `paired_by_metric`."""
+    with_generator = runs[runs["generator"].notna()]
+    missing = sorted({f"unmixed_{m}" for m in metrics} - set(runs.columns))
+    if missing or with_generator.empty:
+        raise ValueError(f"runs need generator rows with columns {missing or 'unmixed_*'} "
+                         "(rfkit.lab.histories.history_measure)")
+    unmixed = with_generator.assign(**{m: with_generator[f"unmixed_{m}"] for m in metrics})
+    tables = []
+    for name in with_generator[variant].unique():
+        pair = pd.concat([unmixed[unmixed[variant] == name].assign(**{variant: "ratio 0"}),
+                          with_generator[with_generator[variant] == name]])
+        tables.append(paired_by_metric(pair, metrics, "ratio 0", variant))
+    return pd.concat(tables, ignore_index=True)
+
+
+def within_model_sentence(within: pd.DataFrame, headline: str = HEADLINE) -> str:
+    """What `within_model` says on `headline`, one clause per generator variant."""
+    rows = within[within["metric"] == headline]
+    parts = "; ".join(f"{row['variant']} {describe(row)}" for row in rows.to_dict("records"))
+    return (f"The same trained models scored with their generator minus scored at inference ratio 0, on "
+            f"{headline} (one model, one epoch: no early stop in between): {parts}.")
+
+
 def rf_verdict_sentence(row: Mapping[str, Any] | pd.Series, metric: str = HEADLINE) -> str:
     """What one RF-minus-backbone row of `paired_by_metric` says, as a sentence."""
     meaning = phrase(row["verdict"], "beyond the seed noise, in RF's favour.", "beyond the seed noise, AGAINST RF.",

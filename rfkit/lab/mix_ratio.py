@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rfkit.experiments.runner import with_health
 from rfkit.lab.health import health_sentence
+from rfkit.lab.record import json_records
 from rfkit.lab.verdicts import Findings, chance_clause, difference_row, phrase
 from rfkit.stats import describe, paired_differences
 
@@ -144,6 +146,7 @@ class MixRatioFindings(Findings):
     """What `analyse` found: sentences and numbers, plus the choice and the tables behind the verdicts."""
 
     choice: tuple[float, float]
+    mixed_choice: tuple[float, float]  # the best cell on validation among those that mix RF in (ratio > 0)
     cells: dict[str, pd.DataFrame]   # metric -> versus_backbone table
     per_row: pd.DataFrame            # one row per train ratio: its choice and its two comparisons
     versus_others: pd.DataFrame      # other train ratios (at their choice) minus the best one
@@ -172,6 +175,10 @@ def analyse(sweep: pd.DataFrame, spec_cell: tuple[float, float] | None = None,
         _require(sweep, metric)
     means = {m: grid(sweep, m) for m in METRICS}
     choice = tuple(float(r) for r in means[CHOOSE_ON].stack().idxmax())
+    mixed = means[CHOOSE_ON].drop(columns=[0.0], errors="ignore")
+    if mixed.empty:
+        raise ValueError("sweep has no inference ratio > 0: nothing mixes RF in")
+    mixed_choice = tuple(float(r) for r in mixed.stack().idxmax())
     choices = row_choices(sweep)
     cells = {m: versus_backbone(sweep, m) for m in (CHOOSE_ON, JUDGE_ON)}
     per_row = _per_row(sweep, choices)
@@ -203,9 +210,10 @@ def analyse(sweep: pd.DataFrame, spec_cell: tuple[float, float] | None = None,
     cell_rows = lambda table: [{TRAIN: t, INFERENCE: i, **difference_row(r)}  # noqa: E731
                                for t, i, (_, r) in zip(table[TRAIN], table[INFERENCE], table.iterrows())]
     numbers = {
-        "sweep_rows": sweep[[TRAIN, INFERENCE, "seed", *METRICS, "best_epoch"]].to_dict("records"),
+        "sweep_rows": json_records(sweep[with_health([TRAIN, INFERENCE, "seed", *METRICS, "best_epoch"], sweep.columns)]),
         "valid_ndcg20_grid": nested(means["valid_ndcg@20"]), "valid_recall20_grid": nested(means["valid_recall@20"]),
         "test_ndcg20_grid": nested(means[JUDGE_ON]),
+        "mixed_cell": {"train_ratio": mixed_choice[0], "inference_ratio": mixed_choice[1]},
         "best_cell": {"train_ratio": choice[0], "inference_ratio": choice[1],
                       **{m: float(cell[(m, "mean")]) for m in METRICS}},
         "backbone_of_best": {m: float(summary.loc[(choice[0], 0.0), (m, "mean")]) for m in METRICS},
@@ -223,7 +231,7 @@ def analyse(sweep: pd.DataFrame, spec_cell: tuple[float, float] | None = None,
         "test_rank_of_choice": test_rank, "grid_span": span, "cell_seed_std": noise if np.isfinite(noise) else None,
         "best_epochs": runs[[TRAIN, "seed", "best_epoch"]].to_dict("records"),
     }
-    return MixRatioFindings(conclusions, numbers, choice=choice, cells=cells, per_row=per_row,
+    return MixRatioFindings(conclusions, numbers, choice=choice, mixed_choice=mixed_choice, cells=cells, per_row=per_row,
                             versus_others=versus_others)
 
 
@@ -246,10 +254,15 @@ def versus_controls(sweep: pd.DataFrame, controls: pd.DataFrame, cell: tuple[flo
     """RF at `cell` (train ratio, inference ratio) against the controls trained and scored at the
     same cell on the same seeds: RF and regression minus the placebo, RF minus regression.
 
-    `controls`: tidy `run_grid` output over ``rf_generator`` ("regression", "noise") at the
-    cell's train ratio, re-scored at least at its inference ratio. Returns the paired differences
-    (a ``comparison`` column names each) and the sentences that say them, health included.
+    The cell must mix the generators in (inference ratio > 0, e.g. `MixRatioFindings.mixed_choice`):
+    at ratio 0 every arm scores without its generator, and "RF minus placebo" would not test content
+    against noise. `controls`: tidy `run_grid` output over ``rf_generator`` ("regression", "noise")
+    at the cell's train ratio, re-scored at least at its inference ratio. Returns the paired
+    differences (a ``comparison`` column names each) and the sentences that say them, health included.
     """
+    if not cell[1] > 0:
+        raise ValueError(f"cell {cell} scores at inference ratio {cell[1]}: the controls are compared where "
+                         "the generators are mixed in (inference ratio > 0)")
     _require(controls, metric)
     at_cell = lambda table: table[(table[TRAIN] == cell[0]) & (table[INFERENCE] == cell[1])]  # noqa: E731
     long = pd.concat([at_cell(sweep).assign(variant="RF"),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +32,7 @@ from IPython.display import Markdown, display
 from rfkit import config
 from rfkit.config import training_options
 from rfkit.data import Dataset, load
+from rfkit.experiments import tuning
 from rfkit.lab.record import RunRecord
 from rfkit.lab.verdicts import Findings
 from rfkit.machine import resolve_device
@@ -66,6 +67,7 @@ class Lab:
     record: RunRecord
     device: torch.device = torch.device("cpu")
     started: float = field(default_factory=time.time)
+    tunings: dict[str, pd.DataFrame] = field(default_factory=dict)  # dataset name -> `tuned`'s table
 
     def config(self, name_or_path: str | Path = "recommended", **overrides: Any) -> dict[str, Any]:
         """`rfkit.config.load` with this run's device, so every model of the notebook trains there.
@@ -74,6 +76,22 @@ class Lab:
         if self.record.config is None:
             self.record.config = loaded
         return loaded
+
+    def tuned(self, config: Mapping[str, Any], dataset: Dataset,
+              grid: Mapping[str, Sequence[Any]] | None = None) -> dict[str, Any]:
+        """`config` with the host settings that validation chose for `dataset`: every lesson trains
+        the same tuned host on the same data (`rfkit.experiments.tuning.tune_host` over the first
+        seed at this run's budget; with the run cache on, a report trains each setting once).
+        Prints the choice and where it comes from, records it under ``hosts`` (dataset name ->
+        settings) and keeps the tuning table in ``tunings``."""
+        grid = dict(grid or tuning.host_grid(self.quick))
+        with self.pool() as pool:
+            settings, table = tuning.tune_host(config, grid, self.seeds[:1], dataset, executor=pool, **self.training)
+        self.tunings[dataset.name] = table
+        self.record.record(hosts={**self.record.results.get("hosts", {}), dataset.name: settings})
+        print(f"host on {dataset.name}: {settings}, chosen on {tuning.CHOICE_METRIC} among {len(table)} settings "
+              f"of {sorted(grid)} (rfkit.experiments.tuning, seed {self.seeds[0]})")
+        return {**config, **settings}
 
     def dataset(self, name: str, seed: int | None = None) -> Dataset:
         """`load_dataset` at this run's budget, printing what was loaded."""

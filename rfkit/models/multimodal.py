@@ -104,6 +104,9 @@ class MultimodalGCN(nn.Module):
             self.rf_step_due = Every(cfg.get("rf_step_every", 1), "rf_step_every")
             self.rf_steps_per_update = cfg.get("rf_steps_per_update", 1)
             check_number("rf_steps_per_update", self.rf_steps_per_update, low=1, integer=True)
+            # While nothing is mixed in, a step costs no generation: the warmup can fit more.
+            self.rf_warmup_steps_per_update = cfg.get("rf_warmup_steps_per_update", self.rf_steps_per_update)
+            check_number("rf_warmup_steps_per_update", self.rf_warmup_steps_per_update, low=1, integer=True)
             self.rf_cache = GenerationCache.from_config(self.rf_generator, cfg)
             rows = dataset.n_users + dataset.n_items
             self.register_buffer("rf_start_noise", torch.randn(rows, d, generator=generator),
@@ -156,12 +159,14 @@ class MultimodalGCN(nn.Module):
             return rf.mix_embeddings(target, rf_embeds, training=True)
 
     def _rf_update(self, target: torch.Tensor, conditions: list[torch.Tensor]) -> None:
-        """``rf_steps_per_update`` generator steps on one batch's detached target and conditions
-        (each draws its own noise, times and rows); ``last_rf_losses`` is their mean over the
+        """``rf_steps_per_update`` generator steps (``rf_warmup_steps_per_update`` during the warmup)
+        on one batch's detached target and conditions (each draws its own noise, times and rows);
+        ``last_rf_losses`` is their mean over the
         steps not skipped, ``last_rf_skipped`` whether every step was skipped."""
         prior = self.user_prior(conditions)
         steps = [self.rf_generator.compute_loss_and_step(target, conditions, user_prior=prior)
-                 for _ in range(self.rf_steps_per_update)]
+                 for _ in range(self.rf_warmup_steps_per_update if self.rf_generator.in_warmup()
+                                else self.rf_steps_per_update)]
         self.rf_steps_taken += len(steps)
         kept = [s for s in steps if not s["skipped"]]
         self.last_rf_skipped = not kept

@@ -14,3 +14,14 @@ def same_differences(recorded: list[dict], recomputed: pd.DataFrame, keys: list[
         again = expected[tuple(row[k] for k in keys)]
         assert [row[c] for c in columns] == pytest.approx([again[c] for c in columns], abs=1e-12)
         assert row["n_seeds"] == again["n_seeds"] and row["verdict"] == again["verdict"]
+
+
+def runs_carry_health(rows: list[dict]) -> None:
+    """Every run record names its generator (None: no generator, e.g. the backbone) and, with one,
+    its health verdict, so the learned runs of a notebook can be counted."""
+    assert rows, "no run records"
+    for row in rows:
+        assert "generator" in row, f"a run record names no generator: {sorted(row)[:12]}"
+        if row["generator"] is not None:
+            assert row["generator"] in ("flow", "regression", "noise")
+            assert row["health_verdict"] in ("learned", "not learned")

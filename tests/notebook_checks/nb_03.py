@@ -94,10 +94,13 @@ def check(payload: dict[str, Any]) -> None:
     seed_rows = rows[(rows[TRAIN] == cell[0]) & (rows["seed"] == params["SEED"])]
     assert dict(zip(seed_rows[INFERENCE], seed_rows["valid_ndcg@20"])) == pytest.approx(same_seed, abs=1e-12)
     assert len(payload["figures"]) >= 3
-    # The controls: trained at the chosen train ratio on the same seeds, paired with RF at the chosen cell.
+    # The controls: trained at the train ratio of the best cell that mixes RF in (inference ratio > 0,
+    # chosen on validation), on the same seeds, and paired with RF at that cell.
+    mixed = max(((t, i) for t in grid for i in grid[t] if i > 0), key=lambda ti: grid[ti[0]][ti[1]])
+    assert (r["mixed_cell"]["train_ratio"], r["mixed_cell"]["inference_ratio"]) == mixed
     controls = pd.DataFrame(r["control_rows"])
-    assert set(controls["rf_generator"]) == {"regression", "noise"} and (controls[TRAIN] == cell[0]).all()
-    at_cell = lambda table: table[(table[TRAIN] == cell[0]) & (table[INFERENCE] == cell[1])]  # noqa: E731
+    assert set(controls["rf_generator"]) == {"regression", "noise"} and (controls[TRAIN] == mixed[0]).all()
+    at_cell = lambda table: table[(table[TRAIN] == mixed[0]) & (table[INFERENCE] == mixed[1])]  # noqa: E731
     long = pd.concat([at_cell(rows).assign(variant="RF"),
                       at_cell(controls).assign(variant=at_cell(controls)["rf_generator"].map(
                           {"regression": "regression", "noise": "placebo"}))])

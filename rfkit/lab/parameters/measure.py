@@ -47,7 +47,6 @@ def measure(model: MultimodalGCN, result: TrainResult, dataset: Dataset,
         metrics = split_metrics(model.score_all(inference_mix_ratio=float(ratio)), dataset, (20,))
         rescored[f"{ratio:g}"] = {m: metrics[m] for m in (CHOOSE_ON, JUDGE_ON)}
     return {"best_epoch": result.best_epoch, "epochs_run": len(history),
-            "mixed_at_best": result.best_epoch >= generator.warmup_epochs,
             CHOOSE_ON: result.best_valid["ndcg@20"], JUDGE_ON: result.test_at_best["ndcg@20"],
             "rf_loss_first": _finite(history["rf_loss"].iloc[0]), "rf_loss": _finite(history["rf_loss"].iloc[-1]),
             "cl_loss_first": _finite(history["cl_loss"].iloc[0]), "cl_loss": _finite(history["cl_loss"].iloc[-1]),
@@ -60,5 +59,5 @@ def measure(model: MultimodalGCN, result: TrainResult, dataset: Dataset,
 
 MEASURED = ("best_epoch", "epochs_run", "mixed_at_best", CHOOSE_ON, JUDGE_ON, "rf_loss_first", "rf_loss",
             "cl_loss_first", "cl_loss", "rf_loss_zero", "cl_loss_zero", "contrast_weight", "contrast_rows",
-            "endpoint_cosine", "endpoint_mse", "seconds_per_epoch", "rf_steps_taken", "health_verdict",
+            "endpoint_cosine", "endpoint_mse", "seconds_per_epoch", "generator", "rf_steps_taken", "health_verdict",
             "health_one_step_cosine", "health_ridge_cosine", "health_noise_cosine", "health_sampled_cosine")
