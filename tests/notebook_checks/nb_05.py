@@ -36,9 +36,12 @@ def check(payload: dict[str, Any]) -> None:
                 assert row["delta"] != 0.0
 
     quality = pd.DataFrame(r["quality"]).assign(setting=lambda q: q.solver + " " + q.n_steps.astype(str))
-    # part 2 scores one trained model per seed, each from its own start noise: pairs are trained models
-    assert len(quality) == n_settings * len(p["SEEDS"]) and sorted(quality["noise_seed"].unique()) == p["SEEDS"]
-    assert len(r["sampling_best_epochs"]) == len(p["SEEDS"])
+    # part 2 scores one trained model per seed, each from its own start noise: pairs are trained models,
+    # and only those that mix RF in (a model restored to a warmup epoch scores as its backbone)
+    mixing = sorted(run["seed"] for run in r["sampling_runs"] if run["mixed_at_best"])
+    assert [run["seed"] for run in r["sampling_runs"]] == p["SEEDS"]
+    assert all(run["mixed_at_best"] == (run["best_epoch"] >= 1) for run in r["sampling_runs"])  # QUICK: warmup 1
+    assert len(quality) == n_settings * len(mixing) and sorted(quality["noise_seed"].unique()) == mixing
     assert quality["valid_ndcg@20"].between(0, 1).all()
     reference = f"euler {min(p['STEP_COUNTS'])}"
     for metric in ("valid_ndcg@20", "test_ndcg@20"):
