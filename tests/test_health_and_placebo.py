@@ -239,7 +239,8 @@ def test_a_model_that_never_mixed_is_left_out_of_the_generator_verdicts():
         {"variant": "placebo", "seed": 1, "generator": "noise", "mixed_at_best": True}])
     kept, never = mixed_runs(runs)
     assert list(kept.index) == [0, 1, 3] and list(never.index) == [2]
-    assert never_mixed_sentence(never).startswith("1 generator run(s) never mixed") and "RF seed 1" in never_mixed_sentence(never)
+    sentence = never_mixed_sentence(never)
+    assert sentence.startswith("1 generator run(s) never mixed") and "RF seed 1" in sentence
     assert never_mixed_sentence(runs.iloc[:0]) == ""
     with pytest.raises(ValueError, match="mixed_at_best"):
         mixed_runs(runs.drop(columns="mixed_at_best"))

@@ -25,7 +25,8 @@ def fake_measure(test: float, seed: int, cl_loss: float = 4.0) -> dict:
     """What `P.measure` returns, with made-up numbers."""
     return {"best_epoch": 6, "epochs_run": 7, "mixed_at_best": True, "valid_ndcg@20": test + 0.03, "test_ndcg@20": test,
             "rf_loss_first": 2.0, "rf_loss": 1.5, "cl_loss_first": 5.0, "cl_loss": cl_loss, "contrast_weight": 1.0,
-            "rf_loss_zero": 2.0, "cl_loss_zero": 4.2, "generator": "flow", "rf_steps_taken": 50, "health_verdict": "learned",
+            "rf_loss_zero": 2.0, "cl_loss_zero": 4.2, "generator": "flow", "rf_steps_taken": 50,
+            "health_verdict": "learned",
             "health_one_step_cosine": 0.3, "health_ridge_cosine": 0.4, "health_noise_cosine": 0.0,
             "health_sampled_cosine": 0.1,
             "contrast_rows": 350, "endpoint_cosine": 0.5, "endpoint_mse": 0.1, "seconds_per_epoch": 0.5 + seed / 100,

@@ -27,8 +27,9 @@ sys.path.insert(0, str(NOTEBOOK_CHECKS.parent))
 QUICK_LIMIT_S = 60.0
 # The run records of each notebook that trains models (results paths, "a.b" for nested keys): each
 # names its generator and, with one, its health (`notebook_checks.common.runs_carry_health`).
-RUN_RECORDS = {"01": ["runs", "knob_runs"], "03": ["sweep_rows", "control_rows"], "05": ["guidance_grid", "sampling_runs"],
-               "07": ["cold_start"], "08": ["parameter_effects", "real.effects"]}
+RUN_RECORDS = {"01": ["runs", "knob_runs"], "03": ["sweep_rows", "control_rows"],
+               "05": ["guidance_grid", "sampling_runs"], "07": ["cold_start"],
+               "08": ["parameter_effects", "real.effects"]}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LOCATIONS = {"OUTPUT_DIR", "FIGURES_DIR"}  # where outputs go, checked by where they are found
 

@@ -281,7 +281,8 @@ def evaluate_cold_methods(dataset: Dataset, host: str, config: Mapping[str, Any]
     records = []
     for method, values in metrics.items():
         mapper = MAPPER_OF.get(method)
+        generator = ({"generator": None} if mapper is None else
+                     {"mapper_fits": mapper_fits, **health_columns(healths[mapper], generator_steps, mapper)})
         records.append({"dataset": dataset.name, "host": host, "method": method, "seed": seed, **host_numbers,
-                        **values, **({"generator": None} if mapper is None else {"mapper_fits": mapper_fits,
-                                                                **health_columns(healths[mapper], generator_steps, mapper)})})
+                        **values, **generator})
     return pd.DataFrame.from_records(records)

@@ -49,7 +49,8 @@ def mixed_runs(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     never mixed it in (``mixed_at_best`` False: the best validated epoch lay inside the warmup, so
     the model scores as its backbone). Runs without a generator are kept."""
     if "mixed_at_best" not in runs.columns or "generator" not in runs.columns:
-        raise ValueError("runs need the columns 'generator' and 'mixed_at_best' (rfkit.experiments.runner.generator_columns)")
+        raise ValueError("runs need the columns 'generator' and 'mixed_at_best' "
+                         "(rfkit.experiments.runner.generator_columns)")
     never = runs["generator"].notna() & ~runs["mixed_at_best"].fillna(False).astype(bool)
     return runs[~never], runs[never]
 

@@ -210,7 +210,8 @@ def analyse(sweep: pd.DataFrame, spec_cell: tuple[float, float] | None = None,
     cell_rows = lambda table: [{TRAIN: t, INFERENCE: i, **difference_row(r)}  # noqa: E731
                                for t, i, (_, r) in zip(table[TRAIN], table[INFERENCE], table.iterrows())]
     numbers = {
-        "sweep_rows": json_records(sweep[with_health([TRAIN, INFERENCE, "seed", *METRICS, "best_epoch"], sweep.columns)]),
+        "sweep_rows": json_records(sweep[with_health([TRAIN, INFERENCE, "seed", *METRICS, "best_epoch"],
+                                                     sweep.columns)]),
         "valid_ndcg20_grid": nested(means["valid_ndcg@20"]), "valid_recall20_grid": nested(means["valid_recall@20"]),
         "test_ndcg20_grid": nested(means[JUDGE_ON]),
         "mixed_cell": {"train_ratio": mixed_choice[0], "inference_ratio": mixed_choice[1]},
@@ -231,8 +232,8 @@ def analyse(sweep: pd.DataFrame, spec_cell: tuple[float, float] | None = None,
         "test_rank_of_choice": test_rank, "grid_span": span, "cell_seed_std": noise if np.isfinite(noise) else None,
         "best_epochs": runs[[TRAIN, "seed", "best_epoch"]].to_dict("records"),
     }
-    return MixRatioFindings(conclusions, numbers, choice=choice, mixed_choice=mixed_choice, cells=cells, per_row=per_row,
-                            versus_others=versus_others)
+    return MixRatioFindings(conclusions, numbers, choice=choice, mixed_choice=mixed_choice, cells=cells,
+                            per_row=per_row, versus_others=versus_others)
 
 
 def per_row_table(findings: MixRatioFindings) -> pd.DataFrame:
